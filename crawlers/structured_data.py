@@ -1,0 +1,150 @@
+"""Reviews from schema.org markup (JSON-LD, microdata, RDFa), found by extruct.
+
+Every syntax is brought to one JSON-LD-like shape, then the graph is walked: each `Review`
+becomes one item, tied to the entity it sits in (Product, Recipe, ...) or names in
+`itemReviewed`, and that entity's own AggregateRating (never a shop-wide one beside it).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import extruct
+
+SYNTAXES = ["json-ld", "microdata", "rdfa"]
+SCHEMA_PREFIX = re.compile(r"^https?://schema\.org/")
+REVIEW_TYPES = {"Review", "UserReview", "CriticReview", "EmployerReview", "ClaimReview"}
+# Entities whose aggregate describes a whole shop or site, not the reviewed item.
+SITE_WIDE_TYPES = {"Organization", "WebSite", "WebPage", "Corporation", "OnlineStore", "Brand"}
+DEFAULT_BEST, DEFAULT_WORST = 5.0, 1.0
+
+
+def extract_graph(html: str | bytes, url: str) -> list[dict]:
+    """All top-level schema.org nodes on the page, in one shape whatever the syntax."""
+    data = extruct.extract(html, base_url=url, syntaxes=SYNTAXES, uniform=True, errors="log")
+    nodes: list[dict] = []
+    for node in data.get("json-ld", []):
+        nodes.extend(_unwrap_graph(node))
+    nodes.extend(data.get("microdata", []))
+    nodes.extend(n for n in (_from_rdfa(node) for node in data.get("rdfa", [])) if n.get("@type"))
+    return nodes
+
+
+def _unwrap_graph(node: Any) -> list[dict]:
+    if isinstance(node, list):
+        return [n for item in node for n in _unwrap_graph(item)]
+    if not isinstance(node, dict):
+        return []
+    if "@graph" in node:
+        return _unwrap_graph(node["@graph"])
+    return [node]
+
+
+def _from_rdfa(node: dict) -> dict:
+    """RDFa triples as {"@type": "Review", "author": ...}, schema.org IRIs shortened."""
+    out: dict = {}
+    for key, value in node.items():
+        if key == "@type":
+            out["@type"] = [SCHEMA_PREFIX.sub("", t) for t in value] if isinstance(value, list) else \
+                SCHEMA_PREFIX.sub("", value)
+        elif key == "@id":
+            out["@id"] = value
+        elif SCHEMA_PREFIX.match(key):
+            values = [v.get("@value", v) if isinstance(v, dict) else v for v in value]
+            out[SCHEMA_PREFIX.sub("", key)] = values[0] if len(values) == 1 else values
+    return out
+
+
+def types_of(node: dict) -> set[str]:
+    value = node.get("@type", [])
+    values = value if isinstance(value, list) else [value]
+    return {SCHEMA_PREFIX.sub("", str(v)) for v in values}
+
+
+def text_of(value: Any) -> str | None:
+    """A plain string from a schema.org value that may be a string, a list or a Thing."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        parts = [t for t in (text_of(v) for v in value) if t]
+        return ", ".join(parts) if parts else None
+    if isinstance(value, dict):
+        for key in ("name", "@value", "text", "alternateName", "url", "@id"):
+            if value.get(key):
+                return text_of(value[key])
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def number_of(value: Any) -> float | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("@value", value.get("value"))
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = re.search(r"-?\d+(?:[.,]\d+)?", str(value))
+    return float(match.group().replace(",", ".")) if match else None
+
+
+def rating_of(node: Any) -> dict | None:
+    """{"value", "best", "worst", "normalized"} from a Rating or AggregateRating node."""
+    if not isinstance(node, dict):
+        value = number_of(node)
+        node = {"ratingValue": value} if value is not None else None
+    if not node:
+        return None
+    value = number_of(node.get("ratingValue"))
+    if value is None:
+        return None
+    best = number_of(node.get("bestRating"))
+    worst = number_of(node.get("worstRating"))
+    best = best if best is not None else max(DEFAULT_BEST, value)
+    worst = worst if worst is not None else min(DEFAULT_WORST, value)
+    normalized = (value - worst) / (best - worst) if best > worst else None
+    rating = {"value": value, "best": best, "worst": worst,
+              "normalized": round(min(max(normalized, 0.0), 1.0), 4) if normalized is not None else None}
+    for key in ("reviewCount", "ratingCount"):
+        count = number_of(node.get(key))
+        if count is not None:
+            rating["count"] = int(count)
+            break
+    return rating
+
+
+def iter_reviews(nodes: list[dict]) -> Iterator[tuple[dict, dict | None]]:
+    """(review node, the entity it reviews) for every Review anywhere in the graph."""
+    seen: set[int] = set()
+
+    def walk(node: Any, parent: dict | None) -> Iterator[tuple[dict, dict | None]]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item, parent)
+            return
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        if types_of(node) & REVIEW_TYPES:
+            reviewed = node.get("itemReviewed")
+            yield node, reviewed if isinstance(reviewed, dict) else parent
+            return
+        for key, value in node.items():
+            if key.startswith("@"):
+                continue
+            yield from walk(value, node if not types_of(node) & SITE_WIDE_TYPES else parent)
+
+    for top in nodes:
+        yield from walk(top, None)
+
+
+def own_aggregate(entity: dict | None, nodes: list[dict]) -> dict | None:
+    """The reviewed entity's aggregate; failing that, the one aggregate not owned by the site."""
+    if entity and entity.get("aggregateRating"):
+        return rating_of(entity["aggregateRating"])
+    candidates = [n.get("aggregateRating") for n in nodes
+                  if n.get("aggregateRating") and not types_of(n) & SITE_WIDE_TYPES]
+    candidates += [n for n in nodes if types_of(n) == {"AggregateRating"}]
+    return rating_of(candidates[0]) if len(candidates) == 1 else None

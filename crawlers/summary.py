@@ -1,0 +1,33 @@
+"""The closing report of a crawl: per source, and what the index now holds."""
+from __future__ import annotations
+
+from index.client import alerts_index, reviews_alias
+from sentiment.model import LABELS as LABELS_SHOWN
+
+
+def print_summary(monitor, stats: dict[str, dict], client) -> None:
+    print("\n=== kuchikomi crawl summary ===")
+    for name, s in stats.items():
+        labels = ", ".join(f"{label} {s.get(f'kuchikomi/sentiment/{label}', 0)}" for label in LABELS_SHOWN)
+        dropped = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/dropped/")}
+        print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages, "
+              f"{s.get('kuchikomi/index/written', 0)} reviews indexed ({labels}), "
+              f"alerts delivered {s.get('kuchikomi/alerts/delivered', 0)}, "
+              f"already delivered {s.get('kuchikomi/alerts/already_delivered', 0)}, "
+              f"failed {s.get('kuchikomi/alerts/failed', 0)}; "
+              f"errors {s.get('log_count/ERROR', 0)}"
+              + (f"; skipped {dropped}" if dropped else "")
+              + f" [{s.get('finish_reason', '?')}]")
+    alias = reviews_alias(monitor.elasticsearch)
+    client.indices.refresh(index=alias)
+    reply = client.search(index=alias, size=0, body={"aggs": {
+        "sentiment": {"terms": {"field": "sentiment.label"}}}})
+    by_label = {b["key"]: b["doc_count"] for b in reply["aggregations"]["sentiment"]["buckets"]}
+    print(f"index {alias}: {reply['hits']['total']['value']} reviews — "
+          + ", ".join(f"{label} {by_label.get(label, 0)}" for label in LABELS_SHOWN))
+    if client.indices.exists(index=alerts_index(monitor.elasticsearch)):
+        reply = client.search(index=alerts_index(monitor.elasticsearch), size=0,
+                              body={"aggs": {"status": {"terms": {"field": "status"}}}})
+        statuses = {b["key"]: b["doc_count"] for b in reply["aggregations"]["status"]["buckets"]}
+        print(f"alerts: {statuses.get('delivered', 0)} delivered in total, "
+              f"{statuses.get('failed', 0) + statuses.get('pending', 0)} waiting for retry")

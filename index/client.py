@@ -1,0 +1,54 @@
+"""Connecting to Elasticsearch: a configured cluster by URL, else the local node."""
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
+
+from index.node import LocalNode
+
+DEFAULT_PREFIX = "kuchikomi"
+
+
+class ElasticsearchUnavailable(RuntimeError):
+    pass
+
+
+def cluster_url(es_config: dict) -> str:
+    if es_config.get("url"):
+        return es_config["url"]
+    node = LocalNode.default()
+    if not node.is_running():
+        raise ElasticsearchUnavailable(
+            "no Elasticsearch URL is configured (elasticsearch.url) and the local node is not running; "
+            "start it with `kuchikomi es start`")
+    return node.url
+
+
+def connect(es_config: dict, check: bool = True) -> Elasticsearch:
+    url = cluster_url(es_config)
+    options = {"timeout": es_config.get("timeout", 30), "retry_on_timeout": True, "max_retries": 3}
+    if es_config.get("api_key"):
+        options["api_key"] = es_config["api_key"]
+    elif es_config.get("username"):
+        options["http_auth"] = (es_config["username"], es_config.get("password", ""))
+    if "verify_certs" in es_config:
+        options["verify_certs"] = es_config["verify_certs"]
+    client = Elasticsearch([url], **options)
+    if check:
+        try:
+            client.info()
+        except (ESConnectionError, TransportError) as exc:
+            raise ElasticsearchUnavailable(f"Elasticsearch at {url} is not reachable: {exc}") from exc
+    return client
+
+
+def index_prefix(es_config: dict) -> str:
+    return es_config.get("index_prefix", DEFAULT_PREFIX)
+
+
+def reviews_alias(es_config: dict) -> str:
+    return f"{index_prefix(es_config)}-reviews"
+
+
+def alerts_index(es_config: dict) -> str:
+    return f"{index_prefix(es_config)}-alerts"

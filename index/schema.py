@@ -1,0 +1,36 @@
+"""The reviews index template and its alias: writes and searches go through the alias."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+HERE = Path(__file__).parent
+
+
+def template_body(prefix: str) -> dict:
+    return json.loads((HERE / "mapping.json").read_text().replace("{prefix}", prefix))
+
+
+def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
+    """Install the template and create `<prefix>-reviews-v<N>` behind `<prefix>-reviews`."""
+    body = template_body(prefix)
+    version = body["mappings"]["_meta"]["schema_version"]
+    alias = f"{prefix}-reviews"
+    client.indices.put_template(name=alias, body=body)
+    if not client.indices.exists_alias(name=alias):
+        concrete = f"{alias}-v{version}"
+        if not client.indices.exists(index=concrete):
+            client.indices.create(index=concrete, body={"aliases": {alias: {"is_write_index": True}}},
+                                  ignore=400)
+        else:
+            client.indices.put_alias(index=concrete, name=alias, body={"is_write_index": True})
+    return alias
+
+
+def ensure_alerts_index(client: Elasticsearch, name: str) -> str:
+    if not client.indices.exists(index=name):
+        client.indices.create(index=name, body=json.loads((HERE / "alerts_mapping.json").read_text()),
+                              ignore=400)
+    return name

@@ -1,0 +1,62 @@
+"""Reviews into Elasticsearch, bulk, through the alias; an item moves on once it is stored."""
+from __future__ import annotations
+
+import logging
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem, NotConfigured
+
+from crawlers.config import monitor_from_settings
+from index.client import connect, index_prefix, reviews_alias
+from index.node import kuchikomi_home
+from index.schema import ensure_reviews_index
+from index.writer import BulkWriter
+from pipelines.batching import MicroBatcher
+
+logger = logging.getLogger(__name__)
+
+
+class ElasticsearchPipeline:
+    def __init__(self, es_config: dict, batch_size: int = 200, stats=None):
+        self.es_config = es_config
+        self.batch_size = batch_size
+        self.stats = stats
+        self.writer: BulkWriter | None = None
+        self.batcher: MicroBatcher | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        monitor = monitor_from_settings(crawler.settings)
+        if monitor is None:
+            raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
+        return cls(monitor.elasticsearch, crawler.settings.getint("KUCHIKOMI_BULK_SIZE", 200),
+                   crawler.stats)
+
+    def open_spider(self):
+        client = connect(self.es_config)
+        prefix = index_prefix(self.es_config)
+        ensure_reviews_index(client, prefix)
+        spool = kuchikomi_home() / "spool" / f"{prefix}-reviews.jsonl"
+        self.writer = BulkWriter(client, reviews_alias(self.es_config), spool)
+        replayed = self.writer.replay_spool()
+        if replayed:
+            logger.info("replayed %d spooled documents into Elasticsearch", replayed)
+            self.stats.inc_value("kuchikomi/index/replayed", replayed)
+        self.batcher = MicroBatcher(self._write, max_size=self.batch_size, max_wait=0.2, name="bulk")
+
+    def _write(self, docs: list[dict]) -> list[str | None]:
+        results = self.writer.write(docs)
+        return [results.get(doc["doc_id"], "no reply from Elasticsearch") for doc in docs]
+
+    async def process_item(self, item):
+        doc = ItemAdapter(item).asdict()
+        failure = await self.batcher.submit(doc)
+        if failure:
+            self.stats.inc_value("kuchikomi/index/failed")
+            raise DropItem(f"not indexed: {failure} ({doc['source_url']})")
+        self.stats.inc_value("kuchikomi/index/written")
+        return item
+
+    async def close_spider(self):
+        if self.batcher is not None:
+            await self.batcher.close()

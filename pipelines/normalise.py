@@ -1,0 +1,43 @@
+"""Validate the spider's items and bring their fields to one form."""
+from __future__ import annotations
+
+import unicodedata
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+TEXT_FIELDS = ("author", "title", "body", "item_name", "review_id", "page_language")
+
+
+def drop(stats, reason: str, item) -> DropItem:
+    if stats is not None:
+        stats.inc_value(f"kuchikomi/dropped/{reason.split(':')[0].replace(' ', '_')}")
+    return DropItem(f"{reason} ({ItemAdapter(item).get('source_url')})")
+
+
+class NormalisePipeline:
+    def __init__(self, stats=None):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        for name in TEXT_FIELDS:
+            value = adapter.get(name)
+            if value is not None:
+                value = unicodedata.normalize("NFC", str(value)).strip()
+                adapter[name] = value or None
+        if not adapter.get("source_url"):
+            raise drop(self.stats, "no source url", item)
+        if not (adapter.get("body") or adapter.get("title")):
+            raise drop(self.stats, "no text", item)
+        for name in ("rating", "aggregate_rating"):
+            rating = adapter.get(name)
+            if rating and (rating.get("normalized") is None or not 0 <= rating["normalized"] <= 1):
+                if self.stats is not None:
+                    self.stats.inc_value(f"kuchikomi/invalid_{name}")
+                adapter[name] = None
+        return item

