@@ -7,6 +7,8 @@ import time
 
 from crawlers.static_site import StaticSite
 
+DEMO_PORT = 8765
+
 
 def run_demo(args) -> None:
     from crawlers.cli import DEMO_CONFIG, _classifier, _fail, _monitor, _preflight_elasticsearch
@@ -17,7 +19,14 @@ def run_demo(args) -> None:
     started = time.monotonic()
     alerts_file = kuchikomi_home() / "demo" / "alerts.jsonl"
     os.environ.setdefault("KUCHIKOMI_DEMO_ALERTS", str(alerts_file))
-    with StaticSite() as site:
+    # A fixed port keeps the demo's URLs, and so its document ids, the same on every run.
+    port = int(os.environ.get("KUCHIKOMI_DEMO_PORT", DEMO_PORT))
+    try:
+        site = StaticSite(port=port)
+    except OSError as exc:
+        _fail(f"cannot serve the demo site on 127.0.0.1:{port} ({exc.strerror}); "
+              "set KUCHIKOMI_DEMO_PORT to a free port", 1)
+    with site:
         os.environ["DEMO_SITE"] = site.url
         monitor = _monitor(str(DEMO_CONFIG))
         if not monitor.elasticsearch.get("url"):

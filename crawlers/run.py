@@ -42,7 +42,7 @@ def run_crawl(monitor: Monitor, sources: list[str] | None = None, classifier=Non
               overrides: dict | None = None) -> dict[str, dict]:
     """Crawl the chosen sources (default: all) to the end; returns each source's Scrapy stats."""
     chosen = [monitor.source(name) for name in sources] if sources else monitor.sources
-    process = CrawlerProcess(scrapy_settings(monitor, classifier, overrides), install_root_handler=True)
+    process = CrawlerProcess(scrapy_settings(monitor, classifier, overrides))
     crawlers = {}
     for source in chosen:
         crawler = process.create_crawler(SPIDERS[source.get("spider", "reviews")])
