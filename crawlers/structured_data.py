@@ -27,6 +27,24 @@ def extract_graph(html: str | bytes, url: str) -> list[dict]:
         nodes.extend(_unwrap_graph(node))
     nodes.extend(data.get("microdata", []))
     nodes.extend(n for n in (_from_rdfa(node) for node in data.get("rdfa", [])) if n.get("@type"))
+    return _link(nodes)
+
+
+def _link(nodes: list[dict]) -> list[dict]:
+    """Replace {"@id": ...} references by the node they name (RDFa always, JSON-LD graphs often)."""
+    by_id = {node["@id"]: node for node in nodes if isinstance(node.get("@id"), str) and len(node) > 1}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict) and set(value) == {"@id"} and value["@id"] in by_id:
+            return by_id[value["@id"]]
+        return value
+
+    for node in nodes:
+        for key, value in list(node.items()):
+            if not key.startswith("@"):
+                node[key] = resolve(value)
     return nodes
 
 
@@ -136,7 +154,8 @@ def iter_reviews(nodes: list[dict]) -> Iterator[tuple[dict, dict | None]]:
                 continue
             yield from walk(value, node if not types_of(node) & SITE_WIDE_TYPES else parent)
 
-    for top in nodes:
+    # Containers first, so a review that is also a top-level node is reached through its item.
+    for top in sorted(nodes, key=lambda n: bool(types_of(n) & REVIEW_TYPES)):
         yield from walk(top, None)
 
 

@@ -1,0 +1,98 @@
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from index.node import LocalNode
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shared():
+    if not (SHARED / "fixtures").is_dir():
+        pytest.skip("../shared is not beside this checkout (third-party test pages)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def es_url():
+    """A real Elasticsearch node for the whole session, in its own home (outside /root)."""
+    home = Path(tempfile.mkdtemp(prefix="kuchikomi-test-es-", dir="/var/tmp"))
+    node = LocalNode(home)
+    try:
+        url = node.start(port=free_port())
+        yield url
+    finally:
+        node.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def index_prefix(es_url):
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    from elasticsearch import Elasticsearch
+    Elasticsearch([es_url]).indices.delete(index=f"{prefix}-*", ignore=[404])
+
+
+@pytest.fixture
+def kuchikomi_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("KUCHIKOMI_HOME", str(home))
+    return home
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint that records JSON POSTs; can be told to fail the first N."""
+
+    def __init__(self, fail_first: int = 0):
+        self.received: list[dict] = []
+        self.attempts = 0
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.attempts += 1
+                if receiver.attempts <= receiver.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()

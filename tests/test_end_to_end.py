@@ -1,0 +1,150 @@
+"""The whole path on real parts: demo site over HTTP -> crawl -> Elasticsearch -> webhook alerts."""
+import json
+import subprocess
+import sys
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from crawlers.static_site import DEMO_SITE, StaticSite
+from tests.conftest import WebhookReceiver, free_port
+
+KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+EXPECTED_REVIEWS = 9  # 5 Sony (two pages), 3 Panasonic (microdata), 1 cable
+# Negative reviews naming a watched brand; the cable review is negative but names none.
+EXPECTED_ALERT_URLS = {"/products/sony-wh-1000xm5.html#review-s2",
+                       "/products/sony-wh-1000xm5-page2.html#review-s4",
+                       "/products/panasonic-rice-cooker.html"}
+
+
+def monitor_config(tmp_path, site_url, es_url, prefix, hook_url):
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f"""
+brands:
+  - {{name: Sony, aliases: [ソニー, SONY]}}
+  - {{name: Panasonic, aliases: [パナソニック]}}
+sources:
+  - name: demo
+    start_urls:
+      - {site_url}/products/sony-wh-1000xm5.html
+      - {site_url}/products/panasonic-rice-cooker.html
+      - {site_url}/products/usb-cable.html
+elasticsearch: {{url: "{es_url}", index_prefix: {prefix}}}
+alerts:
+  channels:
+    hook: {{type: webhook, url: "{hook_url}", attempts: 3, backoff: 0.1}}
+    file: {{type: jsonl, path: alerts.jsonl}}
+  rules:
+    - {{name: negative-brand, type: negative_brand, channels: [hook, file]}}
+crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
+""", encoding="utf-8")
+    return path
+
+
+def crawl(config, env=None):
+    return subprocess.run([*KUCHIKOMI, "crawl", "--config", str(config), "--log-level", "WARNING"],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def stored(es_url, prefix):
+    client = Elasticsearch([es_url])
+    client.indices.refresh(index=f"{prefix}-reviews")
+    hits = client.search(index=f"{prefix}-reviews", size=100)["hits"]["hits"]
+    return {hit["_id"]: hit["_source"] for hit in hits}
+
+
+def alert_paths(alerts, site_url):
+    return {alert["url"].replace(site_url, "") for alert in alerts}
+
+
+@pytest.fixture
+def site():
+    with StaticSite(DEMO_SITE) as served:
+        yield served
+
+
+def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_prefix, webhook, kuchikomi_home):
+    config = monitor_config(tmp_path, site.url, es_url, index_prefix, webhook.url)
+    first = crawl(config)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    docs = stored(es_url, index_prefix)
+    assert len(docs) == EXPECTED_REVIEWS
+    by_title = {doc["title"]: doc for doc in docs.values()}
+    broken = by_title["一週間で故障"]
+    assert broken["author"] == "山田太郎" and broken["language"] == "ja"
+    assert broken["brands"] == ["Sony"] and broken["site"] == "127.0.0.1"
+    assert broken["rating"] == {"value": 1.0, "best": 5.0, "worst": 1.0, "normalized": 0.0}
+    assert broken["published_at"] == "2026-10-05T21:40:00+09:00"
+    assert broken["item_name"] == "Sony WH-1000XM5 Wireless Noise Cancelling Headphones"
+    assert broken["aggregate_rating"]["count"] == 5
+    assert broken["sentiment"]["label"] == "negative"
+    assert broken["review_url"].endswith("#review-s2")
+    assert by_title["Does the job"]["body"] == "They work as described. The case is a little bulky.\n" \
+                                               "The colour is the same as in the photos."
+    assert by_title["Frayed in a week"]["brands"] == []
+    assert by_title["普通"]["brands"] == ["Panasonic"]  # named only in the product name
+
+    # A Japanese word from one review finds exactly that review.
+    client = Elasticsearch([es_url])
+    hits = client.search(index=f"{index_prefix}-reviews",
+                         body={"query": {"match_phrase": {"body": "内釜のコーティング"}}})["hits"]["hits"]
+    assert [hit["_source"]["title"] for hit in hits] == ["コーティングが剥がれた"]
+
+    assert alert_paths(webhook.received, site.url) == EXPECTED_ALERT_URLS
+    assert len(webhook.received) == len(EXPECTED_ALERT_URLS)
+    assert all(alert["brands"] and alert["excerpt"] for alert in webhook.received)
+    file_alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert alert_paths(file_alerts, site.url) == EXPECTED_ALERT_URLS
+
+    second = crawl(config)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert stored(es_url, index_prefix).keys() == docs.keys()
+    assert len(webhook.received) == len(EXPECTED_ALERT_URLS)
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == len(EXPECTED_ALERT_URLS)
+    assert "already delivered 3" in second.stdout
+
+
+def test_webhook_that_fails_then_recovers_delivers_each_alert_once(tmp_path, site, es_url, index_prefix,
+                                                                  kuchikomi_home):
+    flaky = WebhookReceiver(fail_first=2)  # two 500s, then 200s: retried within the run
+    try:
+        config = monitor_config(tmp_path, site.url, es_url, index_prefix, flaky.url)
+        result = crawl(config)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert alert_paths(flaky.received, site.url) == EXPECTED_ALERT_URLS
+        assert len(flaky.received) == len(EXPECTED_ALERT_URLS)
+    finally:
+        flaky.close()
+
+
+def test_alerts_for_an_unreachable_webhook_are_kept_and_sent_on_the_next_run(tmp_path, site, es_url,
+                                                                            index_prefix, kuchikomi_home):
+    port = free_port()
+    config = monitor_config(tmp_path, site.url, es_url, index_prefix, f"http://127.0.0.1:{port}/hook")
+    first = crawl(config)
+    assert "failed 3" in first.stdout and "3 waiting for retry" in first.stdout
+    assert len(stored(es_url, index_prefix)) == EXPECTED_REVIEWS  # nothing collected is lost
+    # The JSONL channel worked the first time; the retry must not write it again.
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 3
+
+    receiver = WebhookReceiver()
+    receiver.server.server_close()
+    receiver.server.__init__(("127.0.0.1", port), receiver.server.RequestHandlerClass)
+    import threading
+    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    try:
+        second = crawl(config)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert alert_paths(receiver.received, site.url) == EXPECTED_ALERT_URLS
+        assert len(receiver.received) == 3
+        assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 3
+    finally:
+        receiver.close()
+
+
+def test_elasticsearch_down_is_a_clear_error(tmp_path, site, webhook, kuchikomi_home):
+    config = monitor_config(tmp_path, site.url, f"http://127.0.0.1:{free_port()}", "down", webhook.url)
+    result = crawl(config)
+    assert result.returncode == 2
+    assert "is not reachable" in result.stderr and "Traceback" not in result.stderr

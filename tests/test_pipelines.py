@@ -1,0 +1,76 @@
+"""The text stages: normalise, clean, language, dedup, brand matching."""
+import pytest
+from scrapy.exceptions import DropItem
+
+from crawlers.items import ReviewItem
+from pipelines.brands import BrandMatcher
+from pipelines.clean import clean_text
+from pipelines.dedup import DedupPipeline, document_id
+from pipelines.language import detect_language
+from pipelines.normalise import NormalisePipeline
+
+BRANDS = [{"name": "Sony", "aliases": ["ソニー", "SONY"]}, {"name": "Panasonic", "aliases": ["パナソニック"]}]
+
+
+def review(**fields):
+    base = {"source_url": "https://shop.example/p/1", "body": "Great", "author": "A"}
+    return ReviewItem(**{**base, **fields})
+
+
+@pytest.mark.parametrize("text", ["ソニーのテレビ", "ｿﾆｰのテレビ", "そにーのテレビ", "I like sony", "SONY!", "ＳＯＮＹ製品"])
+def test_brand_found_whatever_the_case_width_or_kana(text):
+    assert BrandMatcher(BRANDS).match(text)[0] == ["Sony"]
+
+
+@pytest.mark.parametrize("text", ["Sonya wrote this", "sonyx cable", "パナマ運河"])
+def test_brand_not_found_inside_other_words(text):
+    assert BrandMatcher(BRANDS).match(text)[0] == []
+
+
+def test_several_brands_in_order_of_mention():
+    brands, terms = BrandMatcher(BRANDS).match("パナソニックよりソニーが好き")
+    assert brands == ["Panasonic", "Sony"] and terms == ["パナソニック", "ソニー"]
+
+
+def test_clean_text_strips_markup_and_keeps_paragraphs():
+    assert clean_text("<p>Good&nbsp;sound</p><p>Bad <b>case</b></p><script>x()</script>") == "Good sound\nBad case"
+    assert clean_text("  plain\u200b   text ") == "plain text"
+
+
+@pytest.mark.parametrize("text,declared,expected", [
+    ("このヘッドホンは音がとても良いです", None, "ja"),
+    ("東京駅近辺便利", "ja", "ja"),
+    ("这个耳机的音质非常好，我很喜欢", None, "zh"),
+    ("These headphones sound great and the battery lasts", None, "en"),
+    ("Super!", "de-DE", "de"),
+])
+def test_language_detection(text, declared, expected):
+    assert detect_language(text, declared) == expected
+
+
+def test_document_id_uses_the_canonical_url_and_review_id():
+    a = review(source_url="https://shop.example/p/1?b=2&a=1", review_id="#r1")
+    b = review(source_url="https://shop.example/p/1?a=1&b=2", review_id="#r1")
+    c = review(review_id="#r2")
+    assert document_id(a) == document_id(b) != document_id(c)
+
+
+def test_document_id_without_review_id_ignores_the_url():
+    a = review(source_url="https://a.example/x", published_at="2024-01-01", body="Broke in a day")
+    b = review(source_url="https://mirror.example/y", published_at="2024-01-01", body="Broke  in a day")
+    assert document_id(a) == document_id(b)
+
+
+def test_dedup_drops_the_second_copy_in_a_crawl():
+    stage = DedupPipeline()
+    stage.process_item(review(review_id="1"))
+    with pytest.raises(DropItem, match="duplicate"):
+        stage.process_item(review(review_id="1"))
+
+
+def test_normalise_drops_reviews_without_text_and_bad_ratings():
+    stage = NormalisePipeline()
+    with pytest.raises(DropItem, match="no text"):
+        stage.process_item(review(body="  ", title=None))
+    item = stage.process_item(review(rating={"value": 9, "best": 5, "worst": 1, "normalized": 2.0}))
+    assert item["rating"] is None
