@@ -35,14 +35,31 @@ def _result(probabilities, labels, model_name: str) -> dict:
             "scores": {k: round(v, 4) for k, v in scores.items()}, "model": model_name}
 
 
-class _SharedModel:
-    """Scrapy deep-copies settings per crawler; a loaded model is shared, never copied."""
+class _Classifier:
+    """Batching shared by the classifiers; each supplies probabilities() for one batch."""
+    labels: list[str]
+    name: str
 
     def __deepcopy__(self, memo):
-        return self
+        return self  # Scrapy deep-copies settings per crawler; a loaded model is shared, never copied
+
+    def probabilities(self, texts: list[str]):
+        raise NotImplementedError
+
+    def classify(self, texts: list[str], batch_size: int = 32) -> list[dict]:
+        results: list[dict | None] = [None] * len(texts)
+        # Similar lengths together: less padding, less wasted compute.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            with self.torch.inference_mode():
+                rows = self.probabilities([texts[i] or " " for i in chunk]).tolist()
+            for i, row in zip(chunk, rows):
+                results[i] = _result(row, self.labels, self.name)
+        return results
 
 
-class HeadClassifier(_SharedModel):
+class HeadClassifier(_Classifier):
     """Mean-pooled encoder embeddings through a linear layer (softmax over LABELS)."""
 
     def __init__(self, directory: Path, device: str = "cpu"):
@@ -75,22 +92,11 @@ class HeadClassifier(_SharedModel):
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-    def classify(self, texts: list[str], batch_size: int = 32) -> list[dict]:
-        torch = self.torch
-        results: list[dict | None] = [None] * len(texts)
-        # Similar lengths together: less padding, less wasted compute.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            embeddings = self.embed([texts[i] or " " for i in chunk])
-            with torch.inference_mode():
-                probabilities = torch.softmax(embeddings @ self.weight.T + self.bias, dim=-1)
-            for i, row in zip(chunk, probabilities.tolist()):
-                results[i] = _result(row, self.labels, self.name)
-        return results
+    def probabilities(self, texts: list[str]):
+        return self.torch.softmax(self.embed(texts) @ self.weight.T + self.bias, dim=-1)
 
 
-class SequenceClassifier(_SharedModel):
+class SequenceClassifier(_Classifier):
     """Any transformers sequence-classification model; its labels mapped onto LABELS."""
 
     def __init__(self, name: str, label_map: dict | None = None, device: str = "cpu"):
@@ -104,19 +110,10 @@ class SequenceClassifier(_SharedModel):
         id2label = self.model.config.id2label
         self.labels = [map_label(id2label[i], label_map, name) for i in range(len(id2label))]
 
-    def classify(self, texts: list[str], batch_size: int = 32) -> list[dict]:
-        torch = self.torch
-        results: list[dict | None] = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            batch = self.tokenizer([texts[i] or " " for i in chunk], padding=True, truncation=True,
-                                   max_length=MAX_TOKENS, return_tensors="pt").to(self.device)
-            with torch.inference_mode():
-                probabilities = torch.softmax(self.model(**batch).logits, dim=-1)
-            for i, row in zip(chunk, probabilities.tolist()):
-                results[i] = _result(row, self.labels, self.name)
-        return results
+    def probabilities(self, texts: list[str]):
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS,
+                               return_tensors="pt").to(self.device)
+        return self.torch.softmax(self.model(**batch).logits, dim=-1)
 
 
 def map_label(label: str, label_map: dict | None, model: str) -> str:

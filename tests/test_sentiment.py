@@ -46,3 +46,38 @@ def test_unreachable_hub_model_gives_one_clear_error():
 def _env():
     import os
     return {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+
+
+def tiny_classifier_dir(tmp_path, labels):
+    """A small local sequence-classification model, as a user's own directory would be."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from sentiment.default_model import encoder_dir
+    tokenizer = AutoTokenizer.from_pretrained(encoder_dir())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64,
+                        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    directory = tmp_path / "my-model"
+    BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_local_sequence_classifier_with_label_map(tmp_path):
+    from sentiment.model import load_classifier
+    directory = tiny_classifier_dir(tmp_path, ["LABEL_0", "LABEL_1"])
+    classifier = load_classifier({"model": str(directory),
+                                  "label_map": {"LABEL_0": "negative", "LABEL_1": "positive"}})
+    [result] = classifier.classify(["そこそこ良い"])
+    assert result["scores"]["neutral"] == 0.0
+    assert abs(result["scores"]["negative"] + result["scores"]["positive"] - 1) < 0.01
+    assert result["model"] == str(directory)
+
+
+def test_unmappable_labels_name_the_setting(tmp_path):
+    import pytest
+
+    from sentiment.model import SentimentModelError, load_classifier
+    directory = tiny_classifier_dir(tmp_path, ["LABEL_0", "LABEL_1"])
+    with pytest.raises(SentimentModelError, match="sentiment.label_map"):
+        load_classifier({"model": str(directory)})
