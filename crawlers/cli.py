@@ -122,7 +122,19 @@ def cmd_search(args) -> None:
     hits, total = search_reviews(client, reviews_alias(monitor.elasticsearch), args.query, args.size)
     print(f"{total} matching reviews", file=sys.stderr)
     for hit in hits:
-        print(json.dumps(hit, ensure_ascii=False))
+        print(json.dumps(hit, ensure_ascii=False) if args.json else _search_line(hit))
+
+
+def _search_line(hit: dict) -> str:
+    from alerts.channels.console import plain
+    from alerts.rules.base import excerpt
+    sentiment = hit.get("sentiment") or {}
+    rating = hit.get("rating") or {}
+    stars = f"{rating['value']:g}/{rating['best']:g}" if rating.get("value") is not None else "-"
+    return (f"[{sentiment.get('label', '-')} {sentiment.get('score', 0):.2f}] rating {stars} | "
+            f"{plain(', '.join(hit.get('brands') or []) or '-')} | {plain(hit.get('site'))} | "
+            f"{plain((hit.get('published_at') or '-')[:10])} | {plain(hit.get('title') or '')}: "
+            f"{plain(excerpt(hit.get('body'), 120))} | {plain(hit.get('review_url') or hit.get('source_url'))}")
 
 
 def cmd_config(args) -> None:
@@ -170,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--config", "-c", default=default_config)
     search.add_argument("--size", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="JSON lines instead of one line per review")
     search.set_defaults(func=cmd_search)
 
     config = sub.add_parser("config", help="validate a monitor config")

@@ -167,3 +167,17 @@ crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
         result = crawl(config)
     assert result.returncode == 0, result.stderr[-3000:]
     assert [doc["source_url"] for doc in stored(es_url, index_prefix).values()] == [f"{site.url}/public.html"]
+
+
+def test_search_command_finds_japanese_words(tmp_path, site, es_url, index_prefix, webhook, kuchikomi_home):
+    config = monitor_config(tmp_path, site.url, es_url, index_prefix, webhook.url)
+    assert crawl(config).returncode == 0
+    result = subprocess.run([*KUCHIKOMI, "search", "壊れ", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert "一週間で故障" in line and "rating 1/5" in line and line.startswith("[negative")
+    result = subprocess.run([*KUCHIKOMI, "search", "sony -terrible", "--json", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    titles = {json.loads(line)["title"] for line in result.stdout.splitlines()}
+    assert "Sony nailed it" in titles and "Stopped charging, support ignored me" not in titles
