@@ -61,7 +61,7 @@ def kuchikomi_home(tmp_path, monkeypatch):
 class WebhookReceiver:
     """A local HTTP endpoint that records JSON POSTs; can be told to fail the first N."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, port: int = 0):
         self.received: list[dict] = []
         self.attempts = 0
         self.fail_first = fail_first
@@ -82,7 +82,7 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -128,11 +128,7 @@ def test_alerts_for_an_unreachable_webhook_are_kept_and_sent_on_the_next_run(tmp
     # The JSONL channel worked the first time; the retry must not write it again.
     assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 3
 
-    receiver = WebhookReceiver()
-    receiver.server.server_close()
-    receiver.server.__init__(("127.0.0.1", port), receiver.server.RequestHandlerClass)
-    import threading
-    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    receiver = WebhookReceiver(port=port)  # the webhook comes back at the same address
     try:
         second = crawl(config)
         assert second.returncode == 0, second.stderr[-3000:]
