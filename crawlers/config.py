@@ -15,7 +15,9 @@ import jsonschema
 import yaml
 
 from alerts.channels import CHANNEL_TYPES
+from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
+from alerts.rules.base import parse_duration
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -87,6 +89,7 @@ SCHEMA: dict[str, Any] = {
                 "rules": {"type": "array",
                           "items": {"type": "object", "required": ["name", "type", "channels"],
                                     "properties": {"type": {"enum": sorted(RULE_TYPES)}}}},
+                "delivery": DELIVERY_SCHEMA,
             },
         },
         "crawl": {
@@ -162,6 +165,14 @@ def _validate(instance: Any, schema: dict, path: Path, prefix: list) -> None:
         raise ConfigError("invalid monitor config:\n  " + "\n  ".join(lines))
 
 
+def _check_builds(build, path: Path, where: str) -> None:
+    """Values the schema cannot judge (time zones, durations, apprise URLs) are checked by building."""
+    try:
+        build()
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {where}: {exc}") from exc
+
+
 def load_monitor(path: str | os.PathLike) -> Monitor:
     path = Path(path)
     try:
@@ -178,12 +189,21 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     channels = alerts.get("channels", {})
     for name, channel in channels.items():
         _validate(channel, CHANNEL_TYPES[channel["type"]].schema, path, ["alerts", "channels", name])
+        _check_builds(lambda: CHANNEL_TYPES[channel["type"]](name, channel), path, f"alerts.channels.{name}")
+    rule_names = [rule["name"] for rule in alerts.get("rules", [])]
     for index, rule in enumerate(alerts.get("rules", [])):
         _validate(rule, RULE_TYPES[rule["type"]].schema, path, ["alerts", "rules", index])
+        _check_builds(lambda: RULE_TYPES[rule["type"]](rule), path, f"alerts.rules[{index}]")
+        if rule["name"] in rule_names[:index]:
+            raise ConfigError(f"{path}: alerts.rules[{index}].name: {rule['name']!r} is used twice; "
+                              f"rule names must be unique (alerts are recorded per rule name)")
         for channel in rule["channels"]:
             if channel not in channels:
                 raise ConfigError(f"{path}: alerts.rules[{index}].channels: {channel!r} is not defined "
                                   f"under alerts.channels (defined: {', '.join(channels) or 'none'})")
+    for key in ("retry_backoff", "lease"):
+        if key in alerts.get("delivery", {}):
+            _check_builds(lambda: parse_duration(alerts["delivery"][key]), path, f"alerts.delivery.{key}")
     names = [s["name"] for s in raw["sources"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

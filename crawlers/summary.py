@@ -12,9 +12,10 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
         dropped = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/dropped/")}
         print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages, "
               f"{s.get('kuchikomi/index/written', 0)} reviews indexed ({labels}), "
-              f"alerts delivered {s.get('kuchikomi/alerts/delivered', 0)}, "
-              f"already delivered {s.get('kuchikomi/alerts/already_delivered', 0)}, "
-              f"failed {s.get('kuchikomi/alerts/failed', 0)}; "
+              f"alerts new {s.get('kuchikomi/alerts/matched', 0)}, "
+              f"delivered {s.get('kuchikomi/alerts/delivered', 0)}, "
+              f"already recorded {s.get('kuchikomi/alerts/already_recorded', 0)}, "
+              f"failed {s.get('kuchikomi/alerts/failed', 0) + s.get('kuchikomi/alerts/dead', 0)}; "
               f"errors {s.get('log_count/ERROR', 0)}"
               + (f"; skipped {dropped}" if dropped else "")
               + f" [{s.get('finish_reason', '?')}]")
@@ -29,5 +30,7 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
         reply = client.search(index=alerts_index(monitor.elasticsearch), size=0,
                               body={"aggs": {"status": {"terms": {"field": "status"}}}})
         statuses = {b["key"]: b["doc_count"] for b in reply["aggregations"]["status"]["buckets"]}
-        print(f"alerts: {statuses.get('delivered', 0)} delivered in total, "
-              f"{statuses.get('failed', 0) + statuses.get('pending', 0)} waiting for retry")
+        waiting = statuses.get("failed", 0) + statuses.get("pending", 0) + statuses.get("sending", 0)
+        print(f"alerts: {statuses.get('delivered', 0)} delivered in total, {waiting} waiting "
+              f"(held, grouped or retrying), {statuses.get('dead', 0)} failed for good "
+              f"(`kuchikomi alerts list --failed`)")

@@ -30,7 +30,10 @@ def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
 
 
 def ensure_alerts_index(client: Elasticsearch, name: str) -> str:
+    body = json.loads((HERE / "alerts_mapping.json").read_text())
     if not client.indices.exists(index=name):
-        client.indices.create(index=name, body=json.loads((HERE / "alerts_mapping.json").read_text()),
-                              ignore=400)
+        client.indices.create(index=name, body=body, ignore=400)
+    else:
+        # Fields are only ever added to this mapping, so an older index is brought up to date in place.
+        client.indices.put_mapping(index=name, body=body["mappings"])
     return name

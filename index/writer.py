@@ -11,6 +11,8 @@ from elasticsearch.exceptions import ConnectionError as ESConnectionError, Conne
 
 logger = logging.getLogger(__name__)
 
+SPOOLED = "spooled"
+
 
 class BulkWriter:
     def __init__(self, client: Elasticsearch, alias: str, spool: Path, attempts: int = 4,
@@ -54,7 +56,7 @@ class BulkWriter:
                 return results
         self.spool_docs(remaining)
         for doc in remaining:
-            results[doc["doc_id"]] = "spooled: Elasticsearch unavailable"
+            results[doc["doc_id"]] = f"{SPOOLED}: Elasticsearch unavailable"
         return results
 
     def spool_docs(self, docs: list[dict]) -> None:

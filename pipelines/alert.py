@@ -1,49 +1,129 @@
-"""Alert evaluation on stored reviews; delivery runs on a worker thread, state in Elasticsearch."""
+"""Alert evaluation on stored reviews; state in Elasticsearch, delivery on worker threads.
+
+Each new alert is recorded, then everything due is delivered at once, so a negative review is
+announced while the crawl goes on; grouped or held alerts are sent by a periodic flush, at the
+end of the crawl, or by `kuchikomi alerts run`. Items that cannot be evaluated because
+Elasticsearch is unreachable are spooled to disk and evaluated on the next run.
+"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 
+from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
+from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from alerts.dispatch import ALREADY_DELIVERED, DELIVERED, AlertDispatcher
-from alerts.state import DeliveryState
+from alerts.dispatch import AlertDispatcher
+from alerts.state import DEAD, DELIVERED, FAILED, DeliveryState
 from crawlers.config import monitor_from_settings
-from index.client import alerts_index, connect
+from index.client import alerts_index, connect, index_prefix, reviews_alias
+from index.node import kuchikomi_home
 
 logger = logging.getLogger(__name__)
 
 
 class AlertPipeline:
-    def __init__(self, monitor, stats=None):
+    def __init__(self, monitor, stats=None, flush_interval: float = 2.0):
         self.monitor = monitor
         self.stats = stats
+        self.flush_interval = flush_interval
         self.dispatcher: AlertDispatcher | None = None
+        self.spool = kuchikomi_home() / "spool" / f"{index_prefix(monitor.elasticsearch)}-alert-items.jsonl"
+        self.flusher: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         monitor = monitor_from_settings(crawler.settings)
         if monitor is None or not monitor.alerts.get("rules"):
             raise NotConfigured("no alert rules configured")
-        return cls(monitor, crawler.stats)
+        return cls(monitor, crawler.stats, crawler.settings.getfloat("KUCHIKOMI_ALERT_FLUSH_INTERVAL", 2.0))
 
     async def open_spider(self):
         es_config = self.monitor.elasticsearch
-        state = DeliveryState(connect(es_config), alerts_index(es_config))
-        self.dispatcher = AlertDispatcher(self.monitor.alerts, state, base_dir=self.monitor.path.parent)
-        retried = await asyncio.to_thread(self.dispatcher.redeliver_undelivered)
-        if retried[DELIVERED]:
-            logger.info("delivered %d alerts left over from an earlier run", retried[DELIVERED])
-        self._count(DELIVERED, retried[DELIVERED])
+        client = connect(es_config)
+        state = DeliveryState(client, alerts_index(es_config))
+        self.dispatcher = AlertDispatcher(self.monitor.alerts, state, base_dir=self.monitor.path.parent,
+                                          client=client, reviews_index=reviews_alias(es_config))
+        await asyncio.to_thread(self._replay_spool)
+        await self._deliver()
+        self.flusher = asyncio.ensure_future(self._flush_periodically())
 
-    def _count(self, result: str, n: int = 1) -> None:
+    def _count(self, key: str, n: int = 1) -> None:
         if n and self.stats is not None:
-            self.stats.inc_value(f"kuchikomi/alerts/{result}", n)
+            self.stats.inc_value(f"kuchikomi/alerts/{key}", n)
+
+    def _record(self, item) -> int:
+        """Evaluate the per-item rules and record new alerts; how many were new."""
+        new = 0
+        for alert in self.dispatcher.evaluate(item):
+            if self.dispatcher.submit(alert):
+                new += 1
+            else:
+                self._count("already_recorded")
+        self._count("matched", new)
+        return new
+
+    async def _deliver(self) -> None:
+        counts = await asyncio.to_thread(self.dispatcher.deliver_due)
+        for key in (DELIVERED, FAILED, DEAD):
+            self._count(key, counts[key])
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self._deliver()
+            except (ESConnectionError, TransportError) as exc:
+                logger.warning("alert flush skipped, Elasticsearch unavailable: %s", exc)
 
     async def process_item(self, item):
-        for alert in self.dispatcher.evaluate(item):
-            result = await asyncio.to_thread(self.dispatcher.deliver, alert)
-            self._count(result)
-            if result not in (DELIVERED, ALREADY_DELIVERED):
-                logger.warning("alert %s for %s kept for retry", alert["alert_id"], alert["url"])
+        doc = ItemAdapter(item).asdict()
+        try:
+            if await asyncio.to_thread(self._record, doc):
+                await self._deliver()
+        except (ESConnectionError, TransportError) as exc:
+            self._spool_item(doc)
+            logger.error("alerts for %s deferred to the next run, Elasticsearch unavailable: %s",
+                         doc.get("source_url"), exc)
         return item
+
+    def _spool_item(self, doc: dict) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.spool, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        self._count("deferred")
+
+    def _replay_spool(self) -> None:
+        if not self.spool.exists():
+            return
+        replaying = self.spool.with_suffix(".replaying")
+        self.spool.rename(replaying)
+        docs = [json.loads(line) for line in replaying.read_text(encoding="utf-8").splitlines() if line]
+        try:
+            for doc in docs:
+                self._record(doc)
+        except (ESConnectionError, TransportError):
+            for doc in docs:  # recording is idempotent, so all of them are simply tried again
+                self._spool_item(doc)
+            raise
+        finally:
+            replaying.unlink()
+        logger.info("evaluated alert rules on %d reviews deferred by an earlier run", len(docs))
+
+    async def close_spider(self):
+        if self.flusher is not None:
+            self.flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.flusher
+        if self.dispatcher is None:
+            return
+        try:
+            for alert in await asyncio.to_thread(self.dispatcher.run_scheduled):
+                if await asyncio.to_thread(self.dispatcher.submit, alert):
+                    self._count("matched")
+            await self._deliver()
+        except (ESConnectionError, TransportError) as exc:
+            logger.error("scheduled alert rules not run, Elasticsearch unavailable: %s", exc)

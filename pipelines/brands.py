@@ -1,58 +1,13 @@
 """Which watched brands a review mentions: case-, width- and kana-insensitive, no spaces needed."""
 from __future__ import annotations
 
-import unicodedata
-
-import ahocorasick
-import jaconv
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
 from crawlers.config import monitor_from_settings
+from pipelines.term_matcher import BrandMatcher
 
 SEARCHED_FIELDS = ("title", "body", "item_name")
-
-
-def fold(text: str) -> str:
-    """NFKC (full/half width), case folding, katakana -> hiragana."""
-    return jaconv.kata2hira(unicodedata.normalize("NFKC", text).casefold())
-
-
-def _is_word_char(char: str) -> bool:
-    return char.isascii() and char.isalnum()
-
-
-class BrandMatcher:
-    def __init__(self, brands: list[dict]):
-        self.automaton = ahocorasick.Automaton()
-        for brand in brands:
-            for alias in {brand["name"], *brand.get("aliases", [])}:
-                key = fold(alias)
-                entries = self.automaton.get(key, []) if key in self.automaton else []
-                self.automaton.add_word(key, entries + [(brand["name"], alias, key)])
-        self.empty = not brands
-        if not self.empty:
-            self.automaton.make_automaton()
-
-    def match(self, text: str) -> tuple[list[str], list[str]]:
-        """(brand names, aliases found) in order of first mention."""
-        if self.empty or not text:
-            return [], []
-        folded = fold(text)
-        brands, terms = [], []
-        for end, entries in self.automaton.iter(folded):
-            for name, alias, key in entries:
-                start = end - len(key) + 1
-                # Latin aliases must stand as words ("Sony" is not in "Sonya"); CJK has no spaces.
-                if _is_word_char(key[0]) and start > 0 and _is_word_char(folded[start - 1]):
-                    continue
-                if _is_word_char(key[-1]) and end + 1 < len(folded) and _is_word_char(folded[end + 1]):
-                    continue
-                if name not in brands:
-                    brands.append(name)
-                if alias not in terms:
-                    terms.append(alias)
-        return brands, terms
 
 
 class BrandMatchPipeline:

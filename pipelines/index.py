@@ -10,7 +10,7 @@ from crawlers.config import monitor_from_settings
 from index.client import connect, index_prefix, reviews_alias
 from index.node import kuchikomi_home
 from index.schema import ensure_reviews_index
-from index.writer import BulkWriter
+from index.writer import SPOOLED, BulkWriter
 from pipelines.batching import MicroBatcher
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ class ElasticsearchPipeline:
     async def process_item(self, item):
         doc = ItemAdapter(item).asdict()
         failure = await self.batcher.submit(doc)
+        if failure and failure.startswith(SPOOLED):
+            # Kept on disk for the next run; later stages (alerts) still see the review now.
+            self.stats.inc_value("kuchikomi/index/spooled")
+            return item
         if failure:
             self.stats.inc_value("kuchikomi/index/failed")
             raise DropItem(f"not indexed: {failure} ({doc['source_url']})")

@@ -34,6 +34,7 @@ alerts:
   channels:
     hook: {{type: webhook, url: "{hook_url}", attempts: 3, backoff: 0.1}}
     file: {{type: jsonl, path: alerts.jsonl}}
+  delivery: {{retry_backoff: 0.2, max_attempts: 50}}
   rules:
     - {{name: negative-brand, type: negative_brand, channels: [hook, file]}}
 crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
@@ -55,6 +56,10 @@ def stored(es_url, prefix):
 
 def alert_paths(alerts, site_url):
     return {alert["url"].replace(site_url, "") for alert in alerts}
+
+
+def file_alerts(path):
+    return [alert for line in path.read_text().splitlines() for alert in json.loads(line)["alerts"]]
 
 
 @pytest.fixture
@@ -91,18 +96,20 @@ def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_pre
                          body={"query": {"match_phrase": {"body": "内釜のコーティング"}}})["hits"]["hits"]
     assert [hit["_source"]["title"] for hit in hits] == ["コーティングが剥がれた"]
 
-    assert alert_paths(webhook.received, site.url) == EXPECTED_ALERT_URLS
-    assert len(webhook.received) == len(EXPECTED_ALERT_URLS)
-    assert all(alert["brands"] and alert["excerpt"] for alert in webhook.received)
-    file_alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
-    assert alert_paths(file_alerts, site.url) == EXPECTED_ALERT_URLS
+    assert alert_paths(webhook.alerts, site.url) == EXPECTED_ALERT_URLS
+    assert len(webhook.alerts) == len(EXPECTED_ALERT_URLS)
+    assert all(alert["brands"] and alert["excerpt"] for alert in webhook.alerts)
+    assert alert_paths(file_alerts(tmp_path / "alerts.jsonl"), site.url) == EXPECTED_ALERT_URLS
+    # Fetch-to-delivery latency is recorded per alert.
+    records = client.search(index=f"{index_prefix}-alerts", size=10)["hits"]["hits"]
+    assert len(records) == 3 and all(0 <= r["_source"]["latency_ms"] < 60000 for r in records)
 
     second = crawl(config)
     assert second.returncode == 0, second.stderr[-3000:]
     assert stored(es_url, index_prefix).keys() == docs.keys()
-    assert len(webhook.received) == len(EXPECTED_ALERT_URLS)
-    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == len(EXPECTED_ALERT_URLS)
-    assert "already delivered 3" in second.stdout
+    assert len(webhook.alerts) == len(EXPECTED_ALERT_URLS)
+    assert len(file_alerts(tmp_path / "alerts.jsonl")) == len(EXPECTED_ALERT_URLS)
+    assert "already recorded 3" in second.stdout
 
 
 def test_webhook_that_fails_then_recovers_delivers_each_alert_once(tmp_path, site, es_url, index_prefix,
@@ -112,8 +119,8 @@ def test_webhook_that_fails_then_recovers_delivers_each_alert_once(tmp_path, sit
         config = monitor_config(tmp_path, site.url, es_url, index_prefix, flaky.url)
         result = crawl(config)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert alert_paths(flaky.received, site.url) == EXPECTED_ALERT_URLS
-        assert len(flaky.received) == len(EXPECTED_ALERT_URLS)
+        assert alert_paths(flaky.alerts, site.url) == EXPECTED_ALERT_URLS
+        assert len(flaky.alerts) == len(EXPECTED_ALERT_URLS)
     finally:
         flaky.close()
 
@@ -123,18 +130,18 @@ def test_alerts_for_an_unreachable_webhook_are_kept_and_sent_on_the_next_run(tmp
     port = free_port()
     config = monitor_config(tmp_path, site.url, es_url, index_prefix, f"http://127.0.0.1:{port}/hook")
     first = crawl(config)
-    assert "failed 3" in first.stdout and "3 waiting for retry" in first.stdout
+    assert "0 delivered in total, 3 waiting" in first.stdout, first.stdout
     assert len(stored(es_url, index_prefix)) == EXPECTED_REVIEWS  # nothing collected is lost
     # The JSONL channel worked the first time; the retry must not write it again.
-    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 3
+    assert len(file_alerts(tmp_path / "alerts.jsonl")) == 3
 
     receiver = WebhookReceiver(port=port)  # the webhook comes back at the same address
     try:
         second = crawl(config)
         assert second.returncode == 0, second.stderr[-3000:]
-        assert alert_paths(receiver.received, site.url) == EXPECTED_ALERT_URLS
-        assert len(receiver.received) == 3
-        assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 3
+        assert alert_paths(receiver.alerts, site.url) == EXPECTED_ALERT_URLS
+        assert len(receiver.alerts) == 3
+        assert len(file_alerts(tmp_path / "alerts.jsonl")) == 3
     finally:
         receiver.close()
 

@@ -3,7 +3,7 @@ import pytest
 from scrapy.exceptions import DropItem
 
 from crawlers.items import ReviewItem
-from pipelines.brands import BrandMatcher
+from pipelines.term_matcher import BrandMatcher
 from pipelines.clean import clean_text
 from pipelines.dedup import DedupPipeline, document_id
 from pipelines.language import detect_language

@@ -1,27 +1,20 @@
 from __future__ import annotations
 
-import re
 import sys
 
-# Crawled text must not drive the terminal: drop escape sequences and other control characters.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def plain(value) -> str:
-    return _CONTROL.sub("", str(value)) if value is not None else ""
+from alerts.message import Message, one_line, review_facts
 
 
 def summary_line(alert: dict) -> str:
-    rating = f"{alert['rating']:g}/{alert['rating_best']:g}" if alert.get("rating") is not None else "-"
-    sentiment = (f"{alert['sentiment']} {alert['sentiment_score']:.2f}"
-                 if alert.get("sentiment") else "-")
-    return (f"[{plain(alert['rule'])}] {plain(', '.join(alert['brands']))} on {plain(alert['site'])}"
-            f" | rating {rating} | {sentiment} | {plain(alert['title'] or '')}: "
-            f"{plain(alert['excerpt'])} | {plain(alert['url'])}")
+    if "reviews" in alert:
+        return f"[{one_line(alert['rule'])}] {one_line(alert['headline'])} | {one_line(alert['reason'])}"
+    title = one_line(alert.get("title"))
+    text = f"{title}: {one_line(alert.get('excerpt'))}" if title else one_line(alert.get("excerpt"))
+    return f"[{one_line(alert['rule'])}] {review_facts(alert)} | {text} | {one_line(alert.get('url'))}"
 
 
 class ConsoleChannel:
-    """Prints one line per alert on standard output."""
+    """Prints one line per alert on standard output, control characters removed."""
     type = "console"
     schema = {"type": "object", "additionalProperties": False, "required": ["type"],
               "properties": {"type": {"const": "console"}}}
@@ -29,5 +22,6 @@ class ConsoleChannel:
     def __init__(self, name: str, config: dict, base_dir=None):
         self.name = name
 
-    def send(self, alert: dict) -> None:
-        print(f"ALERT {summary_line(alert)}", file=sys.stdout, flush=True)
+    def send(self, message: Message) -> None:
+        for alert in message.alerts:
+            print(f"ALERT {summary_line(alert)}", file=sys.stdout, flush=True)

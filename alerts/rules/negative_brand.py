@@ -1,38 +1,31 @@
 from __future__ import annotations
 
-from alerts.rules.base import COMMON_PROPERTIES, alert_payload
+from alerts.rules.base import Rule, alert_payload, rule_schema
 
 
-class NegativeBrandRule:
-    """A negative review mentioning a watched brand.
+class NegativeBrandRule(Rule):
+    """A negative review or post mentioning a watched brand.
 
     Negative means the sentiment stage says so with at least `min_sentiment_score`, or the
     reviewer's own rating is at or below `max_rating` (0-1, so 0.25 is 2 of 5 stars).
     """
     type = "negative_brand"
-    schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "channels"],
-        "properties": {
-            **COMMON_PROPERTIES,
-            "brands": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "min_sentiment_score": {"type": "number", "minimum": 0, "maximum": 1},
-            "max_rating": {"type": "number", "minimum": 0, "maximum": 1},
-        },
-    }
+    schema = rule_schema({
+        "brands": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "min_sentiment_score": {"type": "number", "minimum": 0, "maximum": 1},
+        "max_rating": {"type": "number", "minimum": 0, "maximum": 1},
+    })
 
     def __init__(self, config: dict):
-        self.name = config["name"]
-        self.channels = config["channels"]
+        super().__init__(config)
         self.brands = set(config.get("brands", []))
         self.min_sentiment_score = config.get("min_sentiment_score", 0.7)
         self.max_rating = config.get("max_rating", 0.25)
 
-    def match(self, item) -> dict | None:
+    def match(self, item, context=None) -> list[dict]:
         brands = [b for b in item.get("brands") or [] if not self.brands or b in self.brands]
-        if not brands:
-            return None
+        if not brands or not self.applies_to(item):
+            return []
         reasons = []
         sentiment = item.get("sentiment") or {}
         if sentiment.get("label") == "negative" and sentiment.get("score", 0) >= self.min_sentiment_score:
@@ -42,5 +35,6 @@ class NegativeBrandRule:
             value = item["rating"]
             reasons.append(f"rating {value['value']:g}/{value['best']:g}")
         if not reasons:
-            return None
-        return alert_payload(self, item, "; ".join(reasons), brands)
+            return []
+        headline = f"Negative review of {', '.join(brands)} on {item.get('site')}"
+        return [alert_payload(self, item, headline, "; ".join(reasons), brands)]

@@ -70,7 +70,7 @@ def reviews_from_response(response: HtmlResponse, source: str = "default"):
     """One ReviewItem per schema.org Review on the page."""
     nodes = extract_graph(response.text, response.url)
     page_language = (response.xpath("/html/@lang").get() or "").strip() or None
-    fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    fetched_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     site = urlsplit(response.url).hostname
     for review, entity in iter_reviews(nodes):
         review_id = text_of(review.get("@id")) or text_of(review.get("identifier"))

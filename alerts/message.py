@@ -1,0 +1,83 @@
+"""One message to a channel: a single alert, or several grouped ones, in a channel-neutral form.
+
+Channels render it in their own format and escape crawled text for it; the text here is plain.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+# Crawled text must not drive a terminal or split a header: drop control characters.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value) -> str:
+    return _CONTROL.sub("", str(value)) if value is not None else ""
+
+
+def one_line(value) -> str:
+    return " ".join(plain(value).replace("\n", " ").split())
+
+
+@dataclass
+class Message:
+    alerts: list[dict]
+
+    @property
+    def message_id(self) -> str:
+        return hashlib.sha1("\x1f".join(sorted(a["alert_id"] for a in self.alerts)).encode()).hexdigest()
+
+    @property
+    def rule(self) -> str:
+        return self.alerts[0]["rule"]
+
+    @property
+    def headline(self) -> str:
+        first = one_line(self.alerts[0].get("headline") or self.rule)
+        if len(self.alerts) == 1:
+            return first
+        return f"{len(self.alerts)} alerts ({self.rule}): {first}, and {len(self.alerts) - 1} more"
+
+    def reviews(self) -> list[dict]:
+        """Every review the message is about: per-review alerts, and those inside events."""
+        found = []
+        for alert in self.alerts:
+            found.extend(alert["reviews"] if "reviews" in alert else [alert])
+        return found
+
+    def as_dict(self) -> dict:
+        return {"message_id": self.message_id, "rule": self.rule, "rule_type": self.alerts[0]["rule_type"],
+                "headline": self.headline, "count": len(self.alerts), "alerts": self.alerts}
+
+    def text(self) -> str:
+        """The plain-text body (email, chat services through apprise)."""
+        blocks = []
+        for alert in self.alerts:
+            lines = [one_line(alert.get("headline")), f"Why: {one_line(alert.get('reason'))}"]
+            for key, value in (alert.get("stats") or {}).items():
+                lines.append(f"{key}: {one_line(value)}")
+            blocks.append("\n".join(lines))
+            nested = alert.get("reviews", [alert] if alert.get("doc_id") else [])
+            blocks.extend(review_text(review) for review in nested)
+        return "\n\n".join(blocks)
+
+
+def review_facts(review: dict) -> str:
+    """brand · site · rating · sentiment, the line above each excerpt."""
+    parts = [", ".join(review.get("brands") or []), review.get("site") or ""]
+    if review.get("rating") is not None:
+        parts.append(f"rating {review['rating']:g}/{review.get('rating_best') or 5:g}")
+    if review.get("sentiment"):
+        score = review.get("sentiment_score")
+        parts.append(f"{review['sentiment']} {score:.2f}" if score is not None else review["sentiment"])
+    return " · ".join(one_line(p) for p in parts if p)
+
+
+def review_text(review: dict) -> str:
+    title = one_line(review.get("title"))
+    body = one_line(review.get("excerpt"))
+    lines = [review_facts(review), f"{title}: {body}" if title else body]
+    if review.get("url"):
+        lines.append(one_line(review["url"]))
+    return "\n".join(line for line in lines if line)
