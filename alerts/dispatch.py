@@ -86,6 +86,7 @@ class AlertDispatcher:
 
     def deliver_due(self, now: datetime | None = None) -> dict[str, int]:
         """Send every due record, one message per (rule, group); counts records by outcome."""
+        live = now is None  # a given `now` replays a schedule: its times are recorded as given
         now = now or utc_now()
         groups = defaultdict(list)
         for hit in self.state.due(now):
@@ -95,11 +96,11 @@ class AlertDispatcher:
             leased = [hit["_source"] for hit in hits
                       if self.state.lease(hit, now, self.lease_seconds, self.worker)]
             if leased:
-                status = self._send(leased)
+                status = self._send(leased, now, live)
                 counts[status] += len(leased)
         return counts
 
-    def _send(self, records: list[dict]) -> str:
+    def _send(self, records: list[dict], now: datetime, live: bool) -> str:
         """Send one message for these records to every channel that has not had it yet."""
         channel_names = []
         for record in records:
@@ -124,7 +125,7 @@ class AlertDispatcher:
                 logger.error("alert message %s not delivered to %s: %s", message.message_id, name, exc)
             for record in waiting:
                 statuses[record["alert_id"]][name] = result
-        finished = utc_now()
+        finished = utc_now() if live else now
         if not errors:
             for record in records:
                 fields = {"status": DELIVERED, "channels": statuses[record["alert_id"]], "error": None,
@@ -132,7 +133,8 @@ class AlertDispatcher:
                           "message_id": Message([r["alert"] for r in records]).message_id}
                 fetched = record["alert"].get("fetched_at")
                 if fetched:
-                    fields["latency_ms"] = int((finished - parse_time(fetched)).total_seconds() * 1000)
+                    latency = utc_now() - parse_time(fetched)
+                    fields["latency_ms"] = int(latency.total_seconds() * 1000)
                 self.state.finish(record["alert_id"], fields)
             return DELIVERED
         status = FAILED

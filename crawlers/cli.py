@@ -137,6 +137,87 @@ def _search_line(hit: dict) -> str:
             f"{plain(excerpt(hit.get('body'), 120))} | {plain(hit.get('review_url') or hit.get('source_url'))}")
 
 
+def _dispatcher(monitor):
+    from alerts.dispatch import AlertDispatcher
+    from alerts.state import DeliveryState
+    from index.client import alerts_index, reviews_alias
+    client = _preflight_elasticsearch(monitor.elasticsearch)
+    state = DeliveryState(client, alerts_index(monitor.elasticsearch))
+    return AlertDispatcher(monitor.alerts, state, base_dir=monitor.path.parent, client=client,
+                           reviews_index=reviews_alias(monitor.elasticsearch))
+
+
+def _alert_line(record: dict) -> str:
+    from alerts.message import one_line
+    alert = record["alert"]
+    latency = f"{record['latency_ms'] / 1000:.1f}s" if record.get("latency_ms") is not None else "-"
+    status = record["status"] + (" (acknowledged)" if record.get("acknowledged") else "")
+    when = (record.get("delivered_at") or record.get("due_at") or record["created_at"])[:19]
+    line = (f"{record['alert_id'][:12]}  {status:<10} {when}  latency {latency:>6}  {one_line(record['rule'])}: "
+            f"{one_line(alert.get('headline'))} | {one_line(alert.get('url') or '')}")
+    if record.get("error") and record["status"] != "delivered":
+        line += f"\n    attempts {record.get('attempts', 0)}, last error: {one_line(record['error'])[:300]}"
+    return line
+
+
+def cmd_alerts(args) -> None:
+    from alerts.dispatch import utc_now
+    from alerts.state import DEAD, FAILED
+    monitor = _monitor(args.config)
+    dispatcher = _dispatcher(monitor)
+    state = dispatcher.state
+    if args.action == "list":
+        statuses = [FAILED, DEAD] if args.failed else ([args.status] if args.status else None)
+        records = state.list(statuses, args.rule, args.limit)
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False) if args.json else _alert_line(record))
+        print(f"{len(records)} alerts shown; by status: {state.counts()}", file=sys.stderr)
+    elif args.action == "retry":
+        ids = [_record(state, alert_id)["alert_id"] for alert_id in args.alert_ids] or \
+            [record["alert_id"] for record in state.list([FAILED, DEAD], limit=10000)]
+        state.requeue(ids, utc_now())
+        counts = dispatcher.deliver_due()
+        print(f"{len(ids)} alerts queued again: {counts['delivered']} delivered, "
+              f"{counts['failed'] + counts['dead']} failed")
+        if counts["failed"] + counts["dead"]:
+            sys.exit(1)
+    elif args.action == "ack":
+        for alert_id in args.alert_ids:
+            record = _record(state, alert_id)
+            state.acknowledge(record["alert_id"], args.by, utc_now())
+            print(f"acknowledged {record['alert_id'][:12]}: {record['alert'].get('headline')}")
+    elif args.action == "test":
+        if args.rule_name not in dispatcher.rules:
+            _fail(f"no alert rule named {args.rule_name!r} (rules: {', '.join(dispatcher.rules) or 'none'})")
+        results = dispatcher.send_test(args.rule_name)
+        for channel, result in results.items():
+            print(f"{channel}: {result}")
+        if any(result != "delivered" for result in results.values()):
+            sys.exit(1)
+    else:
+        _run_alerts(dispatcher, args.every)
+
+
+def _record(state, alert_id: str) -> dict:
+    record = state.find(alert_id)
+    if record is None:
+        _fail(f"no alert with id {alert_id!r} (see `kuchikomi alerts list`)")
+    return record
+
+
+def _run_alerts(dispatcher, every: float | None) -> None:
+    """Scheduled rules and due deliveries, once or every N seconds (for cron or a service)."""
+    import time
+    while True:
+        new = sum(dispatcher.submit(alert) for alert in dispatcher.run_scheduled())
+        counts = dispatcher.deliver_due()
+        print(f"{new} new scheduled alerts; delivered {counts['delivered']}, failed {counts['failed']}, "
+              f"dead {counts['dead']}", flush=True)
+        if not every:
+            return
+        time.sleep(every)
+
+
 def cmd_config(args) -> None:
     monitor = _monitor(args.file)
     print(f"{monitor.path}: OK ({len(monitor.sources)} sources, {len(monitor.brands)} brands, "
@@ -184,6 +265,32 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--size", type=int, default=10)
     search.add_argument("--json", action="store_true", help="JSON lines instead of one line per review")
     search.set_defaults(func=cmd_search)
+
+    alerts = sub.add_parser("alerts", help="alert delivery: list, retry, acknowledge, test, run")
+    with_config = argparse.ArgumentParser(add_help=False)
+    with_config.add_argument("--config", "-c", default=default_config, help="monitor config (YAML)")
+    alerts_sub = alerts.add_subparsers(dest="action", required=True)
+    listing = alerts_sub.add_parser("list", parents=[with_config],
+                                 help="recent alerts with their delivery status")
+    listing.add_argument("--failed", action="store_true", help="only failed and dead-letter alerts")
+    listing.add_argument("--status", choices=["pending", "sending", "delivered", "failed", "dead"])
+    listing.add_argument("--rule")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    retry = alerts_sub.add_parser("retry", parents=[with_config],
+                                 help="send failed and dead-letter alerts again")
+    retry.add_argument("alert_ids", nargs="*", help="ids or id prefixes (default: all failed)")
+    ack = alerts_sub.add_parser("ack", parents=[with_config],
+                                 help="acknowledge alerts (handled; never sent again)")
+    ack.add_argument("alert_ids", nargs="+")
+    ack.add_argument("--by", default=os.environ.get("USER", "unknown"))
+    test = alerts_sub.add_parser("test", parents=[with_config],
+                                 help="send a sample alert to a rule's channels")
+    test.add_argument("rule_name")
+    run = alerts_sub.add_parser("run", parents=[with_config],
+                                 help="run scheduled rules (spike, digest) and send due alerts")
+    run.add_argument("--every", type=float, help="repeat every N seconds")
+    alerts.set_defaults(func=cmd_alerts)
 
     config = sub.add_parser("config", help="validate a monitor config")
     config.add_argument("action", choices=["check"])
