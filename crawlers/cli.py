@@ -126,7 +126,7 @@ def cmd_search(args) -> None:
 
 
 def _search_line(hit: dict) -> str:
-    from alerts.channels.console import plain
+    from alerts.message import plain
     from alerts.rules.base import excerpt
     sentiment = hit.get("sentiment") or {}
     rating = hit.get("rating") or {}
