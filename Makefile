@@ -1,5 +1,6 @@
 # make demo: set up everything and run the whole job on the embedded demo site.
 # make test: set up everything and run the test suite (a real Elasticsearch node included).
+# make bench-alerts: alert latency (fetch -> webhook) and delivery rate, see bench/alerts.py.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test bench-alerts clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -28,6 +29,9 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest -q
+
+bench-alerts: setup
+	$(PY) bench/alerts.py
 
 clean:
 	rm -rf $(VENV)

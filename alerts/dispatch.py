@@ -17,7 +17,7 @@ from alerts.channels import build_channels
 from alerts.message import Message
 from alerts.rules import build_rules
 from alerts.rules.base import RuleContext, iso, parse_duration, parse_time
-from alerts.state import DEAD, DELIVERED, FAILED, DeliveryState
+from alerts.state import DEAD, DELIVERED, FAILED, SENDING, DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,18 @@ class AlertDispatcher:
         context = self._context(now or utc_now())
         return [alert for rule in self.rules.values() if rule.scheduled for alert in rule.run(context)]
 
-    def submit(self, alert: dict, now: datetime | None = None) -> bool:
-        """Record a new alert; False if it was recorded before (a re-crawl, another worker)."""
+    def submit(self, alert: dict, now: datetime | None = None) -> dict | None:
+        """Record a new alert; None if it was recorded before (a re-crawl, another worker),
+        else the claimed record, for `deliver_claimed`."""
         now = now or utc_now()
         rule = self.rules[alert["rule"]]
         key = rule.group_key(alert)
         alert["matched_at"] = iso(now)
-        return self.state.claim(alert, key, self._due_at(rule, key, now), now)
+        waits = bool(rule.group_window or rule.realert or rule.quiet_hours)
+        due = self._due_at(rule, key, now)
+        # Due now: created already leased to this worker, which sends it next (deliver_claimed).
+        lease = (self.lease_seconds, self.worker) if due <= now else None
+        return self.state.claim(alert, key, due, now, searchable=waits, lease=lease)
 
     def _due_at(self, rule, key: str, now: datetime) -> datetime:
         due = now
@@ -88,13 +93,25 @@ class AlertDispatcher:
         """Send every due record, one message per (rule, group); counts records by outcome."""
         live = now is None  # a given `now` replays a schedule: its times are recorded as given
         now = now or utc_now()
+        return self._deliver(self.state.due(now), now, live)
+
+    def deliver_claimed(self, claims: list[dict], now: datetime | None = None) -> dict[str, int]:
+        """Send the records this worker just claimed and that are due already: no search, so
+        an alert leaves as soon as it is recorded; the rest wait for `deliver_due`."""
+        live = now is None
+        now = now or utc_now()
+        mine = [c for c in claims if c["_source"]["status"] == SENDING and c["_source"]["worker"] == self.worker]
+        return self._deliver(mine, now, live, already_leased=True)
+
+    def _deliver(self, hits: list[dict], now: datetime, live: bool,
+                 already_leased: bool = False) -> dict[str, int]:
         groups = defaultdict(list)
-        for hit in self.state.due(now):
+        for hit in hits:
             groups[(hit["_source"]["rule"], hit["_source"].get("group_key"))].append(hit)
         counts = {DELIVERED: 0, FAILED: 0, DEAD: 0}
         for hits in groups.values():
             leased = [hit["_source"] for hit in hits
-                      if self.state.lease(hit, now, self.lease_seconds, self.worker)]
+                      if already_leased or self.state.lease(hit, now, self.lease_seconds, self.worker)]
             if leased:
                 status = self._send(leased, now, live)
                 counts[status] += len(leased)
@@ -135,7 +152,9 @@ class AlertDispatcher:
                 if fetched:
                     latency = utc_now() - parse_time(fetched)
                     fields["latency_ms"] = int(latency.total_seconds() * 1000)
-                self.state.finish(record["alert_id"], fields)
+                rule = self.rules.get(record["rule"])
+                # Throttling reads the last delivery back, so it must be searchable at once.
+                self.state.finish(record["alert_id"], fields, searchable=bool(rule and rule.realert))
             return DELIVERED
         status = FAILED
         for record in records:
@@ -144,7 +163,8 @@ class AlertDispatcher:
             retry_at = finished + timedelta(seconds=self.retry_backoff * 2 ** (attempts - 1))
             self.state.finish(record["alert_id"], {
                 "status": status, "attempts": attempts, "channels": statuses[record["alert_id"]],
-                "error": "; ".join(errors), "due_at": iso(retry_at), "updated_at": iso(finished)})
+                "error": "; ".join(errors), "due_at": iso(retry_at), "updated_at": iso(finished)},
+                searchable=True)
         if status == DEAD:
             logger.error("%d alerts moved to the dead-letter list after %d attempts; "
                          "`kuchikomi alerts list --failed` shows them", len(records), self.max_attempts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from elasticsearch import Elasticsearch
-from elasticsearch.exceptions import ConflictError, NotFoundError
+from elasticsearch.exceptions import NotFoundError
 
 from alerts.rules.base import iso, parse_time
 from index.schema import ensure_alerts_index
@@ -23,17 +23,26 @@ class DeliveryState:
         self.client = client
         self.index = ensure_alerts_index(client, index)
 
-    def claim(self, alert: dict, group_key: str, due_at: datetime, now: datetime) -> bool:
-        """Record a new alert as pending; False if this (document, rule) was claimed before."""
+    def claim(self, alert: dict, group_key: str, due_at: datetime, now: datetime,
+              searchable: bool = False, lease: tuple[float, str] | None = None) -> dict | None:
+        """Record a new alert as pending and return it as a search hit would (with its seq_no, so
+        it can be leased at once); None if this (document, rule) was claimed before.
+
+        `searchable` refreshes the index so that grouping and throttling see the record at once;
+        otherwise it shows in searches within the index's refresh interval (1 s).
+        `lease` (seconds, worker) creates it already leased, for an alert to be sent right away."""
         record = {"alert_id": alert["alert_id"], "rule": alert["rule"], "rule_type": alert["rule_type"],
                   "doc_id": alert.get("doc_id"), "group_key": group_key, "status": PENDING, "attempts": 0,
                   "due_at": iso(due_at), "acknowledged": False, "channels": {}, "alert": alert,
                   "created_at": iso(now), "updated_at": iso(now)}
-        try:
-            self.client.create(index=self.index, id=alert["alert_id"], body=record, refresh="true")
-            return True
-        except ConflictError:
-            return False
+        if lease:
+            record.update(status=SENDING, lease_until=iso(now + timedelta(seconds=lease[0])), worker=lease[1])
+        reply = self.client.create(index=self.index, id=alert["alert_id"], body=record, ignore=409,
+                                   refresh="true" if searchable else "false")
+        if reply.get("status") == 409:
+            return None
+        return {"_id": reply["_id"], "_seq_no": reply["_seq_no"], "_primary_term": reply["_primary_term"],
+                "_source": record}
 
     def open_group_due(self, rule: str, group_key: str) -> datetime | None:
         """When the not-yet-sent message of this group is due, if one is collecting."""
@@ -68,19 +77,17 @@ class DeliveryState:
         return reply["hits"]["hits"]
 
     def lease(self, hit: dict, now: datetime, seconds: float, worker: str) -> bool:
-        """Take the record for sending, unless another worker changed it since it was read."""
-        try:
-            self.client.update(index=self.index, id=hit["_id"], if_seq_no=hit["_seq_no"],
-                               if_primary_term=hit["_primary_term"], refresh="true", body={"doc": {
-                                   "status": SENDING, "worker": worker, "updated_at": iso(now),
-                                   "lease_until": iso(now + timedelta(seconds=seconds))}})
-            return True
-        except ConflictError:
-            return False
+        """Take the record for sending, unless another worker changed it since it was read
+        (the seq_no check runs on the primary copy, so a stale search result cannot win)."""
+        reply = self.client.update(index=self.index, id=hit["_id"], if_seq_no=hit["_seq_no"],
+                                   if_primary_term=hit["_primary_term"], ignore=409, body={"doc": {
+                                       "status": SENDING, "worker": worker, "updated_at": iso(now),
+                                       "lease_until": iso(now + timedelta(seconds=seconds))}})
+        return reply.get("status") != 409
 
-    def finish(self, alert_id: str, fields: dict) -> None:
-        self.client.update(index=self.index, id=alert_id, refresh="true", retry_on_conflict=3,
-                           body={"doc": fields})
+    def finish(self, alert_id: str, fields: dict, searchable: bool = False) -> None:
+        self.client.update(index=self.index, id=alert_id, retry_on_conflict=3, body={"doc": fields},
+                           refresh="true" if searchable else "false")
 
     def get(self, alert_id: str) -> dict | None:
         try:
@@ -111,11 +118,12 @@ class DeliveryState:
     def requeue(self, alert_ids: list[str], now: datetime) -> None:
         """Send again from scratch (a dead letter after its channel is fixed)."""
         for alert_id in alert_ids:
-            self.finish(alert_id, {"status": PENDING, "attempts": 0, "due_at": iso(now), "updated_at": iso(now)})
+            self.finish(alert_id, {"status": PENDING, "attempts": 0, "due_at": iso(now), "updated_at": iso(now)},
+                        searchable=True)
 
     def acknowledge(self, alert_id: str, who: str, now: datetime) -> None:
         self.finish(alert_id, {"acknowledged": True, "acknowledged_by": who, "acknowledged_at": iso(now),
-                               "updated_at": iso(now)})
+                               "updated_at": iso(now)}, searchable=True)
 
     def counts(self) -> dict[str, int]:
         reply = self.client.search(index=self.index, size=0, body={

@@ -209,9 +209,11 @@ def _run_alerts(dispatcher, every: float | None) -> None:
     """Scheduled rules and due deliveries, once or every N seconds (for cron or a service)."""
     import time
     while True:
-        new = sum(dispatcher.submit(alert) for alert in dispatcher.run_scheduled())
-        counts = dispatcher.deliver_due()
-        print(f"{new} new scheduled alerts; delivered {counts['delivered']}, failed {counts['failed']}, "
+        claims = [claim for claim in map(dispatcher.submit, dispatcher.run_scheduled()) if claim]
+        counts = dispatcher.deliver_claimed(claims)
+        for key, value in dispatcher.deliver_due().items():
+            counts[key] += value
+        print(f"{len(claims)} new scheduled alerts; delivered {counts['delivered']}, failed {counts['failed']}, "
               f"dead {counts['dead']}", flush=True)
         if not every:
             return

@@ -55,21 +55,30 @@ class AlertPipeline:
         if n and self.stats is not None:
             self.stats.inc_value(f"kuchikomi/alerts/{key}", n)
 
-    def _record(self, item) -> int:
-        """Evaluate the per-item rules and record new alerts; how many were new."""
-        new = 0
+    def _record(self, item) -> list[dict]:
+        """Evaluate the per-item rules and record new alerts; the new records."""
+        claims = []
         for alert in self.dispatcher.evaluate(item):
-            if self.dispatcher.submit(alert):
-                new += 1
-            else:
+            claim = self.dispatcher.submit(alert)
+            if claim is None:
                 self._count("already_recorded")
-        self._count("matched", new)
-        return new
+            else:
+                claims.append(claim)
+        self._count("matched", len(claims))
+        return claims
 
-    async def _deliver(self) -> None:
-        counts = await asyncio.to_thread(self.dispatcher.deliver_due)
+    def _run_scheduled(self) -> list[dict]:
+        claims = [self.dispatcher.submit(alert) for alert in self.dispatcher.run_scheduled()]
+        claims = [claim for claim in claims if claim is not None]
+        self._count("matched", len(claims))
+        return claims
+
+    def _counted(self, counts: dict[str, int]) -> None:
         for key in (DELIVERED, FAILED, DEAD):
             self._count(key, counts[key])
+
+    async def _deliver(self) -> None:
+        self._counted(await asyncio.to_thread(self.dispatcher.deliver_due))
 
     async def _flush_periodically(self) -> None:
         while True:
@@ -82,8 +91,9 @@ class AlertPipeline:
     async def process_item(self, item):
         doc = ItemAdapter(item).asdict()
         try:
-            if await asyncio.to_thread(self._record, doc):
-                await self._deliver()
+            claims = await asyncio.to_thread(self._record, doc)
+            if claims:
+                self._counted(await asyncio.to_thread(self.dispatcher.deliver_claimed, claims))
         except (ESConnectionError, TransportError) as exc:
             self._spool_item(doc)
             logger.error("alerts for %s deferred to the next run, Elasticsearch unavailable: %s",
@@ -121,9 +131,8 @@ class AlertPipeline:
         if self.dispatcher is None:
             return
         try:
-            for alert in await asyncio.to_thread(self.dispatcher.run_scheduled):
-                if await asyncio.to_thread(self.dispatcher.submit, alert):
-                    self._count("matched")
+            claims = await asyncio.to_thread(self._run_scheduled)
+            self._counted(await asyncio.to_thread(self.dispatcher.deliver_claimed, claims))
             await self._deliver()
         except (ESConnectionError, TransportError) as exc:
             logger.error("scheduled alert rules not run, Elasticsearch unavailable: %s", exc)

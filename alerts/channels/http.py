@@ -16,6 +16,10 @@ RETRY_SETTINGS = {
 MAX_RETRY_AFTER = 60.0
 
 
+# Keep-alive connections: one pool per process, safe to share between threads.
+_SESSION = requests.Session()
+
+
 def post_with_backoff(channel: str, url: str, config: dict, **request) -> requests.Response:
     """POST until a 2xx; 5xx, 408, 429 and network errors are retried, other 4xx are final."""
     attempts, backoff = config.get("attempts", 4), config.get("backoff", 0.5)
@@ -25,7 +29,7 @@ def post_with_backoff(channel: str, url: str, config: dict, **request) -> reques
             time.sleep(wait or backoff * 2 ** (attempt - 1))
         wait = 0.0
         try:
-            reply = requests.post(url, timeout=config.get("timeout", 10), **request)
+            reply = _SESSION.post(url, timeout=config.get("timeout", 10), **request)
         except requests.RequestException as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             continue
