@@ -154,7 +154,7 @@ def _alert_line(record: dict) -> str:
     status = record["status"] + (" (acknowledged)" if record.get("acknowledged") else "")
     when = (record.get("delivered_at") or record.get("due_at") or record["created_at"])[:19]
     line = (f"{record['alert_id'][:12]}  {status:<10} {when}  latency {latency:>6}  {one_line(record['rule'])}: "
-            f"{one_line(alert.get('headline'))} | {one_line(alert.get('url') or '')}")
+            f"{one_line(alert.get('headline') or alert.get('title'))} | {one_line(alert.get('url') or '')}")
     if record.get("error") and record["status"] != "delivered":
         line += f"\n    attempts {record.get('attempts', 0)}, last error: {one_line(record['error'])[:300]}"
     return line

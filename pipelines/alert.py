@@ -47,7 +47,8 @@ class AlertPipeline:
         state = DeliveryState(client, alerts_index(es_config))
         self.dispatcher = AlertDispatcher(self.monitor.alerts, state, base_dir=self.monitor.path.parent,
                                           client=client, reviews_index=reviews_alias(es_config))
-        await asyncio.to_thread(self._replay_spool)
+        claims = await asyncio.to_thread(self._replay_spool)
+        self._counted(await asyncio.to_thread(self.dispatcher.deliver_claimed, claims))
         await self._deliver()
         self.flusher = asyncio.ensure_future(self._flush_periodically())
 
@@ -106,15 +107,17 @@ class AlertPipeline:
             handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
         self._count("deferred")
 
-    def _replay_spool(self) -> None:
+    def _replay_spool(self) -> list[dict]:
+        """Evaluate the reviews an earlier run deferred; the alerts they claimed."""
         if not self.spool.exists():
-            return
+            return []
         replaying = self.spool.with_suffix(".replaying")
         self.spool.rename(replaying)
         docs = [json.loads(line) for line in replaying.read_text(encoding="utf-8").splitlines() if line]
+        claims = []
         try:
             for doc in docs:
-                self._record(doc)
+                claims += self._record(doc)
         except (ESConnectionError, TransportError):
             for doc in docs:  # recording is idempotent, so all of them are simply tried again
                 self._spool_item(doc)
@@ -122,6 +125,7 @@ class AlertPipeline:
         finally:
             replaying.unlink()
         logger.info("evaluated alert rules on %d reviews deferred by an earlier run", len(docs))
+        return claims
 
     async def close_spider(self):
         if self.flusher is not None:

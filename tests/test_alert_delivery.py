@@ -220,3 +220,28 @@ def test_alerts_test_sends_a_sample_to_the_rule_channels(tmp_path, es_url, index
     assert receiver.alerts[0]["headline"] == "Test alert from kuchikomi rule neg"
     missing = cli("alerts", "test", "nope", "--config", str(config))
     assert missing.returncode == 2 and "no alert rule named 'nope' (rules: neg)" in missing.stderr
+
+
+def test_reviews_seen_while_elasticsearch_is_down_are_alerted_on_the_next_run(tmp_path, es_url, index_prefix,
+                                                                                receiver, kuchikomi_home):
+    import asyncio
+
+    from crawlers.config import load_monitor
+    from pipelines.alert import AlertPipeline
+    monitor = load_monitor(monitor_file(tmp_path, es_url, index_prefix, receiver.url))
+
+    async def crawl(es_down: bool):
+        pipeline = AlertPipeline(monitor)
+        await pipeline.open_spider()
+        if es_down:  # Elasticsearch goes away after the crawl started
+            dead = Elasticsearch([f"http://127.0.0.1:{free_port()}"], max_retries=0)
+            pipeline.dispatcher.client = pipeline.dispatcher.state.client = dead
+            assert await pipeline.process_item(item(5)) == item(5)  # the item itself goes on
+        await pipeline.close_spider()
+
+    asyncio.run(crawl(es_down=True))
+    assert receiver.received == [] and (kuchikomi_home / "spool").is_dir()
+    asyncio.run(crawl(es_down=False))
+    assert [alert["doc_id"] for alert in receiver.alerts] == ["doc-5"]
+    asyncio.run(crawl(es_down=False))
+    assert len(receiver.alerts) == 1
