@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from alerts.channels import build_channels
 from alerts.message import Message
 from alerts.rules import build_rules
-from alerts.rules.base import RuleContext, iso, parse_duration, parse_time
+from alerts.rules.base import DURATION, RuleContext, iso, parse_duration, parse_time
 from alerts.state import DEAD, DELIVERED, FAILED, SENDING, DeliveryState
 
 logger = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ DELIVERY_SCHEMA = {
     "type": "object", "additionalProperties": False,
     "properties": {
         "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
-        "retry_backoff": {"oneOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
-        "lease": {"oneOf": [{"type": "number", "minimum": 1}, {"type": "string"}]},
+        "retry_backoff": DURATION,
+        "lease": DURATION,
     },
 }
 

@@ -17,7 +17,6 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
-from alerts.rules.base import parse_duration
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -161,7 +160,9 @@ def _validate(instance: Any, schema: dict, path: Path, prefix: list) -> None:
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance),
                     key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"{path}: {_field_path(prefix + list(e.absolute_path))}: {e.message}" for e in errors]
+        lines = [f"{path}: {_field_path(prefix + list(e.absolute_path))}: {e.message}"
+                 + (f" (expected {e.schema['description']})" if e.schema.get("description") else "")
+                 for e in errors]
         raise ConfigError("invalid monitor config:\n  " + "\n  ".join(lines))
 
 
@@ -201,9 +202,6 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
             if channel not in channels:
                 raise ConfigError(f"{path}: alerts.rules[{index}].channels: {channel!r} is not defined "
                                   f"under alerts.channels (defined: {', '.join(channels) or 'none'})")
-    for key in ("retry_backoff", "lease"):
-        if key in alerts.get("delivery", {}):
-            _check_builds(lambda: parse_duration(alerts["delivery"][key]), path, f"alerts.delivery.{key}")
     names = [s["name"] for s in raw["sources"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

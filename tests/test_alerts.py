@@ -138,7 +138,9 @@ def write_config(tmp_path, rules: str, channels: str = "c: {type: console}"):
 
 @pytest.mark.parametrize("rule, message", [
     ("    - {name: k, type: keyword, channels: [c]}", "alerts.rules[0]: 'terms' is a required property"),
-    ("    - {name: k, type: spike, channels: [c], window: soon}", "alerts.rules[0].window"),
+    ("    - {name: k, type: spike, channels: [c], window: soon}",
+     "alerts.rules[0].window: 'soon' is not valid under any of the given schemas (expected seconds, or a "
+     "number with s/m/h/d/w: 90s, 10m, 1h, 7d)"),
     ("    - {name: k, type: spike, channels: [c], window: 2h, baseline: 1h}",
      "alerts.rules[0]: window must be positive and baseline at least one window long"),
     ("    - {name: k, type: digest, channels: [c], timezone: Mars/Olympus}",
