@@ -15,7 +15,6 @@ from alerts.rules.base import iso, parse_time
 from index.schema import ensure_alerts_index
 
 PENDING, SENDING, DELIVERED, FAILED, DEAD = "pending", "sending", "delivered", "failed", "dead"
-STATUSES = [PENDING, SENDING, DELIVERED, FAILED, DEAD]
 
 
 class DeliveryState:
