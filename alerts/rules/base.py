@@ -168,32 +168,23 @@ def review_summary(item) -> dict:
     }
 
 
+def _alert_fields(rule: Rule, key: str, headline: str, reason: str, brands: list[str]) -> dict:
+    """What every alert carries, whatever it is about."""
+    return {"alert_id": alert_id(key, rule.name), "rule": rule.name, "rule_type": rule.type,
+            "channels": list(rule.channels), "headline": headline, "reason": reason, "brands": brands}
+
+
 def alert_payload(rule: Rule, item, headline: str, reason: str, brands: list[str],
                   key: str | None = None) -> dict:
     """An alert about one review; `key` replaces the document id where the event is wider."""
-    return {
-        **review_summary(item),
-        "alert_id": alert_id(key or item["doc_id"], rule.name),
-        "rule": rule.name,
-        "rule_type": rule.type,
-        "channels": list(rule.channels),
-        "headline": headline,
-        "reason": reason,
-        "brands": brands,
-    }
+    return {**review_summary(item), **_alert_fields(rule, key or item["doc_id"], headline, reason, brands)}
 
 
 def event_payload(rule: Rule, key: str, headline: str, reason: str, brands: list[str],
                   stats: dict, reviews: list[dict]) -> dict:
     """An alert about many reviews at once (a spike, a digest)."""
     return {
-        "alert_id": alert_id(key, rule.name),
-        "rule": rule.name,
-        "rule_type": rule.type,
-        "channels": list(rule.channels),
-        "headline": headline,
-        "reason": reason,
-        "brands": brands,
+        **_alert_fields(rule, key, headline, reason, brands),
         "doc_id": None,
         "site": None,
         "url": None,
