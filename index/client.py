@@ -52,3 +52,7 @@ def reviews_alias(es_config: dict) -> str:
 
 def alerts_index(es_config: dict) -> str:
     return f"{index_prefix(es_config)}-alerts"
+
+
+def corrections_index(es_config: dict) -> str:
+    return f"{index_prefix(es_config)}-sentiment-corrections"

@@ -26,11 +26,22 @@ def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
                                   ignore=400)
         else:
             client.indices.put_alias(index=concrete, name=alias, body={"is_write_index": True})
+    else:
+        # Fields are only ever added within a schema version, so older indices are updated in place.
+        client.indices.put_mapping(index=alias, body=body["mappings"])
     return alias
 
 
 def ensure_alerts_index(client: Elasticsearch, name: str) -> str:
-    body = json.loads((HERE / "alerts_mapping.json").read_text())
+    return _ensure_index(client, name, "alerts_mapping.json")
+
+
+def ensure_corrections_index(client: Elasticsearch, name: str) -> str:
+    return _ensure_index(client, name, "corrections_mapping.json")
+
+
+def _ensure_index(client: Elasticsearch, name: str, mapping_file: str) -> str:
+    body = json.loads((HERE / mapping_file).read_text())
     if not client.indices.exists(index=name):
         client.indices.create(index=name, body=body, ignore=400)
     else:

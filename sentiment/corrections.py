@@ -1,0 +1,67 @@
+"""Team corrections of sentiment labels: stored in Elasticsearch, applied as overrides at once.
+
+A correction is keyed by the review's document id, so it holds for every later crawl of the same
+review; it keeps the review's text, so `kuchikomi sentiment train` can learn from it.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from elasticsearch import Elasticsearch, NotFoundError, helpers
+
+from sentiment.model import LABELS
+
+
+class CorrectionError(ValueError):
+    pass
+
+
+def corrected(sentiment: dict, label: str) -> dict:
+    """The model's output with a person's label on top; the model's own label is kept beside it."""
+    return {**sentiment, "label": label, "score": 1.0, "corrected": True,
+            "model_label": sentiment.get("model_label", sentiment.get("label"))}
+
+
+class Corrections:
+    def __init__(self, client: Elasticsearch, index: str, reviews_index: str):
+        self.client = client
+        self.index = index
+        self.reviews_index = reviews_index
+
+    def record(self, doc_id: str, label: str, now: datetime, by: str | None = None,
+               note: str | None = None) -> tuple[dict, dict]:
+        """Store the correction and relabel the indexed review; (correction, updated review)."""
+        if label not in LABELS:
+            raise CorrectionError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
+        try:
+            hit = self.client.get(index=self.reviews_index, id=doc_id)
+        except NotFoundError:
+            raise CorrectionError(f"no review with id {doc_id!r} in {self.reviews_index} "
+                                  "(ids are shown by `kuchikomi search --json`)") from None
+        review = hit["_source"]
+        sentiment = review.get("sentiment") or {}
+        correction = {
+            "doc_id": doc_id, "label": label,
+            "model_label": sentiment.get("model_label", sentiment.get("label")),
+            "model": sentiment.get("model"), "model_version": sentiment.get("model_version"),
+            "language": review.get("language"),
+            "text": "\n".join(filter(None, [review.get("title"), review.get("body")])),
+            "note": note, "corrected_by": by, "corrected_at": now.isoformat()}
+        self.client.index(index=self.index, id=doc_id, body=correction, refresh="wait_for")
+        review["sentiment"] = corrected(sentiment, label)
+        self.client.update(index=hit["_index"], id=doc_id, body={"doc": {"sentiment": review["sentiment"]}},
+                           refresh="wait_for")
+        return correction, review
+
+    def lookup(self, doc_ids: list[str]) -> dict[str, str]:
+        """Corrected labels by document id, for the ids that have one."""
+        if not doc_ids:
+            return {}
+        reply = self.client.mget(index=self.index, body={"ids": doc_ids}, _source_includes=["label"])
+        return {doc["_id"]: doc["_source"]["label"] for doc in reply["docs"] if doc.get("found")}
+
+    def all(self) -> list[dict]:
+        if not self.client.indices.exists(index=self.index):
+            return []
+        return [hit["_source"] for hit in helpers.scan(self.client, index=self.index,
+                                                       query={"query": {"match_all": {}}})]
