@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
 
 CLEAR_CASES = [
@@ -75,9 +77,87 @@ def test_local_sequence_classifier_with_label_map(tmp_path):
 
 
 def test_unmappable_labels_name_the_setting(tmp_path):
-    import pytest
-
     from sentiment.model import SentimentModelError, load_classifier
     directory = tiny_classifier_dir(tmp_path, ["LABEL_0", "LABEL_1"])
     with pytest.raises(SentimentModelError, match="sentiment.label_map"):
         load_classifier({"model": str(directory)})
+
+
+@pytest.fixture(scope="module")
+def default_classifier():
+    from sentiment.model import load_classifier
+    return load_classifier({})
+
+
+def test_long_review_is_split_into_chunks_at_sentence_ends(default_classifier):
+    from sentiment.model import sentence_spans
+    complaint = "The hotel room was dirty and the staff ignored every request we made. " * 30
+    chunk_spans = default_classifier.chunks(complaint)
+    assert len(chunk_spans) >= 2
+    assert chunk_spans[0][0] == 0 and chunk_spans[-1][1] == len(complaint)
+    assert all(a[1] == b[0] for a, b in zip(chunk_spans, chunk_spans[1:]))  # nothing lost between chunks
+    sentence_ends = {end for _, end in sentence_spans(complaint)}
+    for start, end in chunk_spans:
+        assert end in sentence_ends | {len(complaint)}
+        tokens = default_classifier.tokenizer(complaint[start:end], add_special_tokens=False)["input_ids"]
+        assert len(tokens) <= default_classifier.chunk_tokens
+    [result] = default_classifier.classify([complaint])
+    assert result["chunks"] == len(chunk_spans) and result["label"] == "negative"
+
+
+def test_long_review_label_comes_from_all_of_it_not_its_opening(default_classifier):
+    opening = "The packaging was lovely and delivery was quick. "
+    complaint = "It stopped working after a week and the refund was refused. " * 40
+    [whole] = default_classifier.classify([opening * 3 + complaint])
+    assert whole["chunks"] >= 2 and whole["label"] == "negative"
+
+
+def test_mixed_review_names_the_sentences_that_made_it_negative(default_classifier):
+    texts = ["The screen is gorgeous and the speakers are fine. But the battery died after two days and "
+             "support never answered. Total waste of money.",
+             "デザインは素敵です。でも、一週間で壊れて返金もしてもらえません。サポートも最悪でした。"]
+    english, japanese = default_classifier.classify(texts)
+    assert english["label"] == "negative" and japanese["label"] == "negative"
+    assert any("battery died" in sentence for sentence in english["drivers"])
+    assert not any("gorgeous" in sentence for sentence in english["drivers"])
+    assert japanese["drivers"] and not any("素敵" in sentence for sentence in japanese["drivers"])
+    [praise] = default_classifier.classify(["Great sound. Comfortable for hours."])
+    assert "drivers" not in praise
+
+
+def test_every_result_names_model_and_version(default_classifier):
+    from sentiment.default_model import current_model_dir
+    [result] = default_classifier.classify(["ok"])
+    meta = json.loads((current_model_dir() / "head.json").read_text())
+    assert result["model"] == meta["name"] and result["model_version"] == meta["version"]
+
+
+def test_bf16_and_fp32_agree_on_clear_cases():
+    from sentiment.model import load_classifier
+    texts = [text for text, _ in CLEAR_CASES]
+    fp32 = [r["label"] for r in load_classifier({"precision": "fp32"}).classify(texts)]
+    bf16 = [r["label"] for r in load_classifier({"precision": "bf16"}).classify(texts)]
+    assert fp32 == bf16 == [label for _, label in CLEAR_CASES]
+
+
+@pytest.mark.parametrize("device, message", [("gpu", "sentiment.device must be"),
+                                             ("cuda:0", "no CUDA GPU is available")])
+def test_device_setting_errors_are_clear(device, message):
+    import torch
+
+    from sentiment.model import SentimentModelError, load_classifier
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SentimentModelError, match=message):
+        load_classifier({"device": device})
+
+
+def test_sequence_classifier_names_drivers_by_classifying_sentences(tmp_path):
+    from sentiment.model import load_classifier
+    directory = tiny_classifier_dir(tmp_path, ["negative", "positive"])
+    classifier = load_classifier({"model": str(directory)})
+    texts = [f"Sentence {i} about the product. It is a thing {i}. Another remark {i}." for i in range(20)]
+    for text, result in zip(texts, classifier.classify(texts)):
+        assert result["model_version"]
+        if result["label"] == "negative":
+            assert result["drivers"] and all(sentence in text for sentence in result["drivers"])

@@ -1,0 +1,96 @@
+"""The evaluation command and the CI gate: development splits of ../shared/data/sentiment held to
+the floors pinned in sentiment/eval_floors.json (`make eval` prints the tables)."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sentiment.datasets import DatasetError, hash_split, read_rows
+from sentiment.evaluation import metrics
+
+KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+FLOORS = Path(__file__).resolve().parents[1] / "sentiment" / "eval_floors.json"
+DEV_SETS = ["marc/trainpool_en.csv", "marc/trainpool_ja.csv", "marc/trainpool_zh.csv", "jrte/pn_train_dev.tsv",
+            "zh/ChnSentiCorp_htl_all.csv", "zh/waimai_10k.csv"]
+DEV_ROWS = 300  # per set: a fixed sample of its development split
+
+
+def evaluate(*args):
+    return subprocess.run([*KUCHIKOMI, "sentiment", "eval", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_eval_gate_on_development_data(shared, tmp_path):
+    data = [arg for name in DEV_SETS for arg in ("--data", str(shared / "data" / "sentiment" / name))]
+    scores = tmp_path / "scores.json"
+    result = evaluate(*data, "--split", "dev", "--limit", str(DEV_ROWS), "--floors", str(FLOORS),
+                      "--json", str(scores))
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    report = json.loads(scores.read_text())
+    floors = json.loads(FLOORS.read_text())
+    # Every pinned floor was checked against a language with rows in it.
+    for key in floors:
+        name, language = key.split("/")
+        assert report[name][language]["binary"]["n"] > 0
+    assert "gold \\ predicted" in result.stdout and "macro-F1" in result.stdout
+
+
+def test_gate_fails_when_a_score_drops_below_its_floor(tmp_path):
+    data = tmp_path / "mine.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "stars"])
+        writer.writerows([("Broke after two days, total waste of money.", 1), ("Average, nothing special.", 3),
+                          ("Love it, works perfectly and arrived early!", 5), ("とても良い商品でした。", 5),
+                          ("最悪。すぐに壊れた。", 1)])
+    scores = tmp_path / "scores.json"
+    first = evaluate("--data", str(data), "--json", str(scores))
+    assert first.returncode == 0, first.stderr[-2000:]
+    measured = json.loads(scores.read_text())["mine"]
+    language, entry = next(iter(measured.items()))
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({f"mine/{language}": {"accuracy": entry["three_class"]["accuracy"] + 0.01}}))
+    second = evaluate("--data", str(data), "--floors", str(floors))
+    assert second.returncode == 1
+    assert f"mine/{language}: accuracy" in second.stderr and "below its floor" in second.stderr
+
+
+def test_labelled_files_in_their_common_shapes(tmp_path):
+    stars = tmp_path / "stars.csv"
+    stars.write_text("text,stars\nbad,1\nmeh,3\ngood,5\nfine,4\n", encoding="utf-8")
+    assert [row.label for row in read_rows(stars)] == ["negative", "neutral", "positive", "positive"]
+    binary = tmp_path / "binary.csv"
+    binary.write_text("label,review\n1,很好\n0,太差了\n", encoding="utf-8")
+    assert [(row.label, row.language) for row in read_rows(binary)] == [("positive", "zh"), ("negative", "zh")]
+    jrte = tmp_path / "sentences.tsv"
+    jrte.write_text("a1\t-1\t最悪でした。\t{}\ttrain\na2\t0\t普通です。\t{}\tdev\n", encoding="utf-8")
+    assert [(row.label, row.split) for row in read_rows(jrte)] == [("negative", "train"), ("neutral", "dev")]
+    assert [row.text for row in read_rows(jrte, split="dev")] == ["普通です。"]
+    broken = tmp_path / "broken.csv"
+    broken.write_text("text,label\nok,great\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"broken.csv:2: label 'great'"):
+        read_rows(broken)
+    nameless = tmp_path / "nameless.csv"
+    nameless.write_text("words,score\nok,1\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="needs a text column"):
+        read_rows(nameless)
+
+
+def test_dev_split_is_stable_and_about_one_in_ten():
+    texts = [f"review number {i}" for i in range(2000)]
+    dev = [text for text in texts if hash_split(text) == "dev"]
+    assert 150 < len(dev) < 250
+    assert dev == [text for text in texts if hash_split(text) == "dev"]
+
+
+def test_metrics_against_counts_by_hand():
+    gold = ["negative", "negative", "positive", "positive", "neutral"]
+    predicted = ["negative", "positive", "positive", "positive", "positive"]
+    scores = metrics(gold, predicted, ("negative", "neutral", "positive"))
+    assert scores["confusion"] == [[1, 0, 1], [0, 0, 1], [0, 0, 2]]
+    assert scores["accuracy"] == 0.6
+    # F1 negative 2/3 (p 1, r 1/2), neutral 0, positive 2/3 (p 1/2, r 1)
+    assert scores["macro_f1"] == round((2 / 3 + 0 + 2 / 3) / 3, 4)
