@@ -1,6 +1,8 @@
 # make demo: set up everything and run the whole job on the embedded demo site.
 # make test: set up everything and run the test suite (a real Elasticsearch node included).
+# make eval: the sentiment eval gate (development splits of ../shared, pinned floors), with its tables.
 # make bench-alerts: alert latency (fetch -> webhook) and delivery rate, see bench/alerts.py.
+# make bench-sentiment: sentiment texts/second against the naive pipeline, see bench/sentiment.py.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
@@ -8,7 +10,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test bench-alerts clean
+.PHONY: setup demo test eval bench-alerts bench-sentiment clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -30,8 +32,14 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest -q
 
+eval: setup
+	$(VENV)/bin/pytest -q -s tests/test_sentiment_eval.py -k gate
+
 bench-alerts: setup
 	$(PY) bench/alerts.py
+
+bench-sentiment: setup
+	$(PY) bench/sentiment.py
 
 clean:
 	rm -rf $(VENV)
