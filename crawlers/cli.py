@@ -106,11 +106,8 @@ def cmd_sentiment(args) -> None:
         _correct_sentiment(args)
         return
     config = _monitor(args.config).sentiment if args.config else {}
-    if getattr(args, "model", None):
-        config = {**config, "model": args.model}
-    for option in ("device", "precision"):
-        if getattr(args, option, None):
-            config = {**config, option: args.__dict__[option]}
+    config = {**config, **{option: getattr(args, option) for option in ("model", "device", "precision")
+                           if getattr(args, option)}}
     classifier = _classifier(config)
     if args.action == "eval":
         _evaluate_sentiment(classifier, args)

@@ -201,7 +201,9 @@ class _Classifier:
 
     def classify_plain(self, texts: list[str]) -> list[dict]:
         """Classification of short texts as they are: no chunking, no drivers."""
-        return [_result(p, self.labels, self) for p, _ in self.score(texts)]
+        return [_result(probabilities, self.labels, self)
+                for start in range(0, len(texts), self.batch_size)
+                for probabilities, _ in self.score(texts[start:start + self.batch_size])]
 
 
 def _top_sentences(text: str, weight: dict) -> list[str]:
