@@ -9,6 +9,8 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
     print("\n=== kuchikomi crawl summary ===")
     for name, s in stats.items():
         labels = ", ".join(f"{label} {s.get(f'kuchikomi/sentiment/{label}', 0)}" for label in LABELS_SHOWN)
+        if s.get("kuchikomi/sentiment/corrected"):
+            labels += f"; {s['kuchikomi/sentiment/corrected']} as corrected by the team"
         dropped = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/dropped/")}
         print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages, "
               f"{s.get('kuchikomi/index/written', 0)} reviews indexed ({labels}), "

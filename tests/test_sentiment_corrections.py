@@ -49,6 +49,7 @@ def test_corrections_relabel_at_once_survive_recrawls_and_change_alerts(tmp_path
     assert kuchikomi("sentiment", "correct", broken, "positive", "--config", str(config)).returncode == 0
     again = crawl(config)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "2 as corrected by the team" in again.stdout
     after = stored(es_url, index_prefix)
     assert after[broken]["sentiment"]["label"] == "positive"
     assert after[praised]["sentiment"]["label"] == "negative"
