@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from alerts.channels.errors import DeliveryError
+from alerts.channels.http import RETRY_SETTINGS
 from alerts.message import Message, one_line, review_facts
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -29,9 +30,7 @@ class EmailChannel:
             "to": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "@"}},
             "subject_prefix": {"type": "string"},
             "ca_file": {"type": "string", "description": "CA bundle for a server with a private certificate"},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-            "attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-            "backoff": {"type": "number", "minimum": 0},
+            **RETRY_SETTINGS,
         },
     }
 

@@ -6,7 +6,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.webhook import WebhookClient
 
 from alerts.channels.errors import DeliveryError
-from alerts.channels.http import without_credentials
+from alerts.channels.http import RETRY_SETTINGS, without_credentials
 from alerts.message import Message, one_line, review_facts
 
 MAX_REVIEWS_SHOWN = 10
@@ -30,9 +30,8 @@ class SlackChannel:
         "properties": {
             "type": {"const": "slack"},
             "webhook_url": {"type": "string", "pattern": "^https?://"},
-            "timeout": {"type": "integer", "minimum": 1},
-            "attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-            "backoff": {"type": "number", "minimum": 0},
+            **RETRY_SETTINGS,
+            "timeout": {"type": "integer", "minimum": 1},  # slack_sdk takes whole seconds
         },
     }
 
