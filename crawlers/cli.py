@@ -132,7 +132,7 @@ def _labelled_rows(paths: list[str], split: str, limit: int | None) -> dict[str,
 
 def _evaluate_sentiment(classifier, args) -> None:
     from sentiment.evaluation import below_floors, evaluate, format_report
-    floors = json.loads(Path(args.floors).read_text()) if args.floors else {}
+    floors = _floors(args.floors) if args.floors else {}
     failures, reports = [], {}
     for name, rows in _labelled_rows(args.data, args.split, args.limit).items():
         reports[name] = evaluate(classifier, rows)
@@ -145,6 +145,18 @@ def _evaluate_sentiment(classifier, args) -> None:
         print(f"FLOOR: {failure}", file=sys.stderr)
     if failures:
         sys.exit(1)
+
+
+def _floors(path: str) -> dict:
+    try:
+        floors = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"{path}: cannot read the floors file: {exc}")
+    if not isinstance(floors, dict) or not all(isinstance(v, dict) and all(isinstance(n, (int, float))
+                                                                           for n in v.values())
+                                               for v in floors.values()):
+        _fail(f'{path}: floors must map "<data set>/<language>" to {{"binary_accuracy": 0.9, ...}}')
+    return floors
 
 
 def _train_sentiment(classifier, config: dict, args) -> None:

@@ -94,3 +94,16 @@ def test_metrics_against_counts_by_hand():
     assert scores["accuracy"] == 0.6
     # F1 negative 2/3 (p 1, r 1/2), neutral 0, positive 2/3 (p 1/2, r 1)
     assert scores["macro_f1"] == round((2 / 3 + 0 + 2 / 3) / 3, 4)
+
+
+def test_unreadable_floors_or_data_give_one_clear_error(tmp_path):
+    data = tmp_path / "mine.csv"
+    data.write_text("text,stars\ngood,5\n", encoding="utf-8")
+    missing = evaluate("--data", str(data), "--floors", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "nope.json" in missing.stderr and "Traceback" not in missing.stderr
+    malformed = tmp_path / "floors.json"
+    malformed.write_text('{"mine/en": 0.9}', encoding="utf-8")
+    wrong = evaluate("--data", str(data), "--floors", str(malformed))
+    assert wrong.returncode == 2 and "floors must map" in wrong.stderr
+    absent = evaluate("--data", str(tmp_path / "absent.csv"))
+    assert absent.returncode == 2 and "absent.csv: no such file" in absent.stderr
