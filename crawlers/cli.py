@@ -31,14 +31,18 @@ def _classifier(config: dict):
         _fail(str(exc))
 
 
-def _preflight_elasticsearch(es_config: dict):
+def _preflight_elasticsearch(es_config: dict, write: bool = True):
     from index.client import ElasticsearchUnavailable, connect, index_prefix
-    from index.schema import ensure_reviews_index
+    from index.schema import SchemaError, ensure_reviews_index
     try:
         client = connect(es_config)
     except ElasticsearchUnavailable as exc:
         _fail(str(exc))
-    ensure_reviews_index(client, index_prefix(es_config))
+    if write:
+        try:
+            ensure_reviews_index(client, index_prefix(es_config))
+        except SchemaError as exc:
+            _fail(str(exc))
     return client
 
 
@@ -54,6 +58,8 @@ def cmd_crawl(args) -> None:
     overrides = {"LOG_LEVEL": args.log_level}
     stats = run_crawl(monitor, args.source, classifier, overrides)
     print_summary(monitor, stats, client)
+    for line in _maintain(client, monitor):
+        print(line)
     if any(s.get("kuchikomi/index/failed") for s in stats.values()):
         sys.exit(1)
 
@@ -217,15 +223,58 @@ def _correct_sentiment(args) -> None:
         print(f"{len(claims)} new alerts; delivered {counts['delivered']}, failed {counts['failed']}")
 
 
-def cmd_search(args) -> None:
-    from index.search import search_reviews
-    monitor = _monitor(args.config)
-    client = _preflight_elasticsearch(monitor.elasticsearch)
+def _filters(args):
+    from index.search import Filters
+    return Filters(args.query or "", args.brand or [], args.sentiment or [], args.language or [], args.site or [],
+                   args.min_rating, args.max_rating, args.since, args.until)
+
+
+def _research(args):
+    """The client, the alias and the configured brand names for search, report and export."""
     from index.client import reviews_alias
-    hits, total = search_reviews(client, reviews_alias(monitor.elasticsearch), args.query, args.size)
-    print(f"{total} matching reviews", file=sys.stderr)
-    for hit in hits:
-        print(json.dumps(hit, ensure_ascii=False) if args.json else _search_line(hit))
+    from index.query import BrandNames
+    monitor = _monitor(args.config)
+    client = _preflight_elasticsearch(monitor.elasticsearch, write=False)
+    return client, reviews_alias(monitor.elasticsearch), BrandNames(monitor.brands)
+
+
+def _query_errors(run):
+    from elasticsearch.exceptions import NotFoundError, RequestError
+    from index.query import QuerySyntaxError
+    try:
+        return run()
+    except QuerySyntaxError as exc:
+        _fail(str(exc))
+    except NotFoundError:
+        _fail("there is no reviews index yet: run `kuchikomi crawl` first")
+    except RequestError as exc:
+        _fail(f"Elasticsearch rejected the query: {exc.error}")
+
+
+def cmd_search(args) -> None:
+    from index.export import write_csv
+    from index.search import search
+    client, alias, brands = _research(args)
+    filters = _filters(args)
+    seen = {"total": 0, "shown": 0, "next": None}
+
+    def hits():
+        after = args.after
+        while True:
+            page = _query_errors(lambda: search(client, alias, filters, brands, args.size, args.sort, after))
+            seen.update(total=page.total, next=page.next_cursor, shown=seen["shown"] + len(page.hits))
+            yield from page.hits
+            if not (args.all and page.next_cursor):
+                return
+            after = page.next_cursor
+
+    if args.format == "csv":
+        write_csv(hits(), sys.stdout)
+    else:
+        for hit in hits():
+            print(json.dumps(hit, ensure_ascii=False) if args.format == "jsonl" else _search_line(hit))
+    print(f"{seen['total']} matching reviews, {seen['shown']} shown"
+          + (f"; next page: --after {seen['next']}" if seen["next"] and not args.all else ""), file=sys.stderr)
 
 
 def _search_line(hit: dict) -> str:
@@ -236,8 +285,122 @@ def _search_line(hit: dict) -> str:
     stars = f"{rating['value']:g}/{rating['best']:g}" if rating.get("value") is not None else "-"
     return (f"[{sentiment.get('label', '-')} {sentiment.get('score', 0):.2f}] rating {stars} | "
             f"{plain(', '.join(hit.get('brands') or []) or '-')} | {plain(hit.get('site'))} | "
-            f"{plain((hit.get('published_at') or '-')[:10])} | {plain(hit.get('title') or '')}: "
+            f"{plain((hit.get('date') or hit.get('published_at') or '-')[:10])} | {plain(hit.get('title') or '')}: "
             f"{plain(excerpt(hit.get('body'), 120))} | {plain(hit.get('review_url') or hit.get('source_url'))}")
+
+
+def _width(text: str) -> int:
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(columns: list[str], rows: list[dict]) -> str:
+    """A plain text table whose columns line up with Japanese and Chinese text too."""
+    from alerts.message import one_line
+    cells = [[one_line("" if row.get(c) is None else f"{row[c]:g}" if isinstance(row[c], float) else str(row[c]))
+              for c in columns] for row in rows]
+    widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def cmd_report(args) -> None:
+    from index.charts import write_chart, write_csv
+    from index.report import REPORTS
+    client, alias, brands = _research(args)
+    filters = _filters(args)
+    names = list(REPORTS) if "all" in args.reports else args.reports
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        options = {"interval": args.interval} if name in ("mentions", "rating_trend") else {}
+        report = _query_errors(lambda: REPORTS[name](client, alias, filters, brands, top=args.top, **options))
+        print(f"\n{report.title}\n{_table(report.columns, report.rows) if report.rows else '(no reviews match)'}")
+        if out:
+            write_csv(report, out / f"{name}.csv")
+            write_chart(report, out / f"{name}.png")
+    if out:
+        print(f"\nCSV and PNG files in {out}", file=sys.stderr)
+
+
+def cmd_export(args) -> None:
+    from index.export import write_csv, write_jsonl, write_parquet
+    from index.search import iter_documents
+    client, alias, brands = _research(args)
+    docs = iter_documents(client, alias, _filters(args), brands)
+    if args.format == "parquet":
+        if args.output == "-":
+            _fail("parquet needs a file: give --output FILE")
+        count = _query_errors(lambda: write_parquet(docs, args.output))
+    else:
+        writer = write_jsonl if args.format == "jsonl" else write_csv
+        if args.output == "-":
+            count = _query_errors(lambda: writer(docs, sys.stdout))
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as handle:
+                count = _query_errors(lambda: writer(docs, handle))
+    print(f"exported {count} reviews" + (f" to {args.output}" if args.output != "-" else ""), file=sys.stderr)
+
+
+def _maintain(client, monitor) -> list[str]:
+    """Rollover and retention as configured; lines saying what was done."""
+    from index.client import index_prefix
+    from index.schema import apply_retention, rollover
+    es_config, done = monitor.elasticsearch, []
+    prefix = index_prefix(es_config)
+    new_index = rollover(client, prefix, es_config.get("rollover"))
+    if new_index:
+        done.append(f"rolled over to {new_index}")
+    if es_config.get("retention_days"):
+        result = apply_retention(client, prefix, es_config["retention_days"])
+        if result["deleted_indices"] or result["deleted_documents"]:
+            done.append(f"retention ({es_config['retention_days']:g} days, before {result['cutoff']}): deleted "
+                        f"indices {', '.join(result['deleted_indices']) or 'none'}, "
+                        f"{result['deleted_documents']} older documents")
+    return done
+
+
+def cmd_index(args) -> None:
+    import time
+    from index.client import index_prefix
+    from index.schema import SchemaError, describe, migrate, rollover
+    monitor = _monitor(args.config)
+    client = _preflight_elasticsearch(monitor.elasticsearch, write=False)
+    prefix = index_prefix(monitor.elasticsearch)
+    try:
+        if args.action == "migrate":
+            migrate(client, prefix, keep_old=args.keep_old, log=lambda m: print(m, file=sys.stderr))
+        elif args.action == "rollover":
+            new_index = rollover(client, prefix, monitor.elasticsearch.get("rollover"), force=args.force)
+            print(f"rolled over to {new_index}" if new_index else
+                  "no rollover condition is met (configure elasticsearch.rollover, or use --force)")
+        elif args.action == "maintain":
+            while True:
+                for line in _maintain(client, monitor) or ["nothing to do"]:
+                    print(line, flush=True)
+                if not args.every:
+                    break
+                time.sleep(args.every)
+        else:
+            rows = describe(client, prefix)
+            print(_table(["index", "schema_version", "write", "documents", "size_bytes"], rows) if rows
+                  else f"no reviews index yet (prefix {prefix})")
+    except SchemaError as exc:
+        _fail(str(exc))
+
+
+def cmd_api(args) -> None:
+    import uvicorn
+    from index.api import create_app
+    monitor = _monitor(args.config)
+    try:
+        app = create_app(monitor)
+    except ValueError as exc:
+        _fail(str(exc))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
 
 
 def _dispatcher(monitor):
@@ -391,12 +554,58 @@ def build_parser() -> argparse.ArgumentParser:
     correct.add_argument("--note")
     correct.set_defaults(func=cmd_sentiment)
 
-    search = sub.add_parser("search", help="full-text search of the indexed reviews")
-    search.add_argument("query")
-    search.add_argument("--config", "-c", default=default_config)
-    search.add_argument("--size", type=int, default=10)
-    search.add_argument("--json", action="store_true", help="JSON lines instead of one line per review")
+    research = argparse.ArgumentParser(add_help=False)
+    research.add_argument("--config", "-c", default=default_config, help="monitor config (YAML)")
+    research.add_argument("--brand", action="append", help="only reviews of this brand (repeatable)")
+    research.add_argument("--sentiment", action="append", choices=["negative", "neutral", "positive"])
+    research.add_argument("--language", action="append", help="ja, zh, en, ... (repeatable)")
+    research.add_argument("--site", action="append", help="host name, e.g. www.example.com (repeatable)")
+    research.add_argument("--min-rating", type=float, help="at least this many stars (1-5)")
+    research.add_argument("--max-rating", type=float, help="at most this many stars (1-5)")
+    research.add_argument("--since", help="2024-05-01, 2024-05, an ISO time, or 30d/12h/8w/6m/1y (ago)")
+    research.add_argument("--until", help="up to and including this date (same forms)")
+    search = sub.add_parser("search", parents=[research], help="search the indexed reviews",
+                            description='Query syntax: words, "exact phrases", a OR b, -excluded, field:value '
+                                        "(title, body, item, author, brand, site, lang, sentiment, "
+                                        "rating:>=4). Terms are ANDed.")
+    search.add_argument("query", nargs="?", default="")
+    search.add_argument("--size", type=int, default=10, help="reviews per page (at most 1000)")
+    search.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    search.add_argument("--after", help="the cursor printed after a page: the next page")
+    search.add_argument("--all", action="store_true", help="every matching review, page after page")
+    search.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
     search.set_defaults(func=cmd_search)
+
+    report = sub.add_parser("report", parents=[research], help="trend reports as tables, CSV and PNG charts")
+    report.add_argument("reports", nargs="*", default=["all"],
+                        choices=["all", "mentions", "share_of_voice", "top_sites", "rating_trend",
+                                 "significant_terms"])
+    report.add_argument("--query", "-q", help="only reviews matching this search")
+    report.add_argument("--interval", choices=["day", "week", "month"], default="week")
+    report.add_argument("--top", type=int, default=10, help="brands, sites or terms shown")
+    report.add_argument("--out", help="write <report>.csv and <report>.png into this folder")
+    report.set_defaults(func=cmd_report)
+
+    export = sub.add_parser("export", parents=[research], help="matching reviews as JSON lines, CSV or Parquet")
+    export.add_argument("--query", "-q", help="only reviews matching this search")
+    export.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    export.add_argument("--output", "-o", default="-", help="file (default: standard output)")
+    export.set_defaults(func=cmd_export)
+
+    index = sub.add_parser("index", help="the reviews index: status, migrate, rollover, maintain")
+    index.add_argument("action", choices=["status", "migrate", "rollover", "maintain"])
+    index.add_argument("--config", "-c", default=default_config)
+    index.add_argument("--keep-old", action="store_true", help="migrate: keep the old indices")
+    index.add_argument("--force", action="store_true", help="rollover: even if no condition is met")
+    index.add_argument("--every", type=float, help="maintain: repeat every N seconds")
+    index.set_defaults(func=cmd_index)
+
+    api = sub.add_parser("api", help="serve the read-only JSON API (OpenAPI at /openapi.json)")
+    api.add_argument("--config", "-c", default=default_config)
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--log-level", default="INFO")
+    api.set_defaults(func=cmd_api)
 
     alerts = sub.add_parser("alerts", help="alert delivery: list, retry, acknowledge, test, run")
     with_config = argparse.ArgumentParser(add_help=False)

@@ -36,6 +36,36 @@ SCHEMA: dict[str, Any] = {
                 "index_prefix": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
                 "verify_certs": {"type": "boolean"},
                 "timeout": {"type": "number", "exclusiveMinimum": 0},
+                "rollover": {
+                    "type": "object", "additionalProperties": False, "minProperties": 1,
+                    "description": "start a new reviews index when one of these is reached",
+                    "properties": {
+                        "max_docs": {"type": "integer", "minimum": 1},
+                        "max_age": {"type": "string", "pattern": "^[0-9]+[dhm]$", "description": "e.g. 30d"},
+                        "max_size": {"type": "string", "pattern": "^[0-9]+(gb|mb)$", "description": "e.g. 50gb"},
+                    },
+                },
+                "retention_days": {"type": "number", "exclusiveMinimum": 0,
+                                   "description": "reviews dated longer ago than this are deleted"},
+            },
+        },
+        "api": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["keys"],
+            "properties": {
+                "keys": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "additionalProperties": False, "required": ["name", "key"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "key": {"type": "string", "minLength": 16,
+                                "description": "a secret of 16+ characters, e.g. ${KUCHIKOMI_API_KEY}"},
+                        "raw_dsl": {"type": "boolean",
+                                    "description": "may this key send raw Elasticsearch DSL (default false)"},
+                        "requests_per_minute": {"type": "integer", "minimum": 1},
+                    }}},
+                "requests_per_minute": {"type": "integer", "minimum": 1,
+                                        "description": "per key, unless the key sets its own (default 60)"},
             },
         },
         "brands": {
@@ -126,6 +156,7 @@ class Monitor:
     sentiment: dict = field(default_factory=dict)
     alerts: dict = field(default_factory=dict)
     crawl: dict = field(default_factory=dict)
+    api: dict = field(default_factory=dict)
 
     def source(self, name: str) -> dict:
         for source in self.sources:
@@ -208,6 +239,9 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
             if channel not in channels:
                 raise ConfigError(f"{path}: alerts.rules[{index}].channels: {channel!r} is not defined "
                                   f"under alerts.channels (defined: {', '.join(channels) or 'none'})")
+    key_names = [key["name"] for key in raw.get("api", {}).get("keys", [])]
+    if len(set(key_names)) < len(key_names):
+        raise ConfigError(f"{path}: api.keys: each key needs its own name (rate limits are per name)")
     names = [s["name"] for s in raw["sources"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -218,7 +252,7 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
         sentiment["model"] = str((path.parent / Path(model).expanduser()).resolve())
     return Monitor(path=path.resolve(), elasticsearch=raw.get("elasticsearch", {}),
                    brands=raw.get("brands", []), sources=raw["sources"], sentiment=sentiment,
-                   alerts=alerts, crawl=raw.get("crawl", {}))
+                   alerts=alerts, crawl=raw.get("crawl", {}), api=raw.get("api", {}))
 
 
 def monitor_from_settings(settings) -> Monitor | None:

@@ -1,19 +1,155 @@
-"""Full-text search over the reviews alias."""
+"""Searching the reviews alias: the search box query plus filters, sorted, paged with search_after."""
 from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Iterator
 
 from elasticsearch import Elasticsearch
 
-SEARCH_FIELDS = ["title^2", "body", "item_name"]
-SHOWN_FIELDS = ["doc_id", "site", "item_name", "title", "body", "rating", "sentiment", "brands",
-                "language", "published_at", "review_url", "source_url"]
+from index.query import SENTIMENTS, BrandNames, QuerySyntaxError, parse_query, stars_to_normalized
+
+SHOWN_FIELDS = ["doc_id", "site", "item_name", "title", "body", "rating", "sentiment", "brands", "author",
+                "language", "published_at", "fetched_at", "date", "review_url", "source_url"]
+# doc_id breaks ties so that search_after pages neither skip nor repeat a review.
+SORTS = {
+    "relevance": ["_score", {"date": {"order": "desc"}}, {"doc_id": "asc"}],
+    "newest": [{"date": {"order": "desc"}}, {"doc_id": "asc"}],
+    "oldest": [{"date": {"order": "asc"}}, {"doc_id": "asc"}],
+}
+MAX_PAGE = 1000
+_RELATIVE = re.compile(r"^(\d+)\s*([hdwmy])$")
 
 
-def search_reviews(client: Elasticsearch, alias: str, query: str, size: int = 10) -> tuple[list[dict], int]:
-    body = {
-        "query": {"simple_query_string": {"query": query, "fields": SEARCH_FIELDS,
-                                          "default_operator": "and"}},
-        "_source": SHOWN_FIELDS,
-        "sort": ["_score", {"published_at": {"order": "desc", "missing": "_last"}}],
-    }
-    reply = client.search(index=alias, body=body, size=size, track_total_hits=True)
-    return [hit["_source"] for hit in reply["hits"]["hits"]], reply["hits"]["total"]["value"]
+@dataclass
+class Filters:
+    query: str = ""
+    brands: list[str] = field(default_factory=list)
+    sentiments: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    sites: list[str] = field(default_factory=list)
+    min_rating: float | None = None
+    max_rating: float | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+def parse_when(text: str, end: bool, now: datetime | None = None) -> str:
+    """An ISO instant from 2024-05-01, 2024-05, 2024-05-01T10:00:00+09:00 or a relative 30d, 12h, 8w, 6m, 1y.
+
+    A date given without a time covers its whole day (or month) as an end of a range.
+    """
+    now = now or datetime.now(timezone.utc)
+    value = text.strip()
+    relative = _RELATIVE.match(value.lower())
+    if relative:
+        count, unit = int(relative[1]), relative[2]
+        days = {"h": count / 24, "d": count, "w": 7 * count, "m": 30 * count, "y": 365 * count}[unit]
+        return (now - timedelta(days=days)).isoformat(timespec="seconds")
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}", value):
+            year, month = map(int, value.split("-"))
+            start = date(year, month, 1)
+            if end:
+                start = date(year + month // 12, month % 12 + 1, 1)
+            return datetime(start.year, start.month, start.day, tzinfo=timezone.utc).isoformat()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).isoformat()
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        instant = None
+    if instant is None:
+        raise QuerySyntaxError(f"{text!r} is not a date: use 2024-05-01, 2024-05, an ISO time, or 30d/12h/8w/6m/1y ago")
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return instant.isoformat()
+
+
+def filter_clauses(filters: Filters, brands: BrandNames) -> list[dict]:
+    clauses = []
+    if filters.brands:
+        clauses.append({"terms": {"brands": [brands.canonical(b) or b for b in filters.brands]}})
+    if filters.sentiments:
+        unknown = [s for s in filters.sentiments if s not in SENTIMENTS]
+        if unknown:
+            raise QuerySyntaxError(f"sentiment {unknown[0]!r}: use one of {', '.join(SENTIMENTS)}")
+        clauses.append({"terms": {"sentiment.label": filters.sentiments}})
+    if filters.languages:
+        clauses.append({"terms": {"language": [lang.lower() for lang in filters.languages]}})
+    if filters.sites:
+        clauses.append({"terms": {"site": [site.lower() for site in filters.sites]}})
+    stars = {}
+    if filters.min_rating is not None:
+        stars["gte"] = stars_to_normalized(filters.min_rating)
+    if filters.max_rating is not None:
+        stars["lte"] = stars_to_normalized(filters.max_rating)
+    if stars:
+        clauses.append({"range": {"rating.normalized": stars}})
+    dates = {}
+    if filters.since:
+        dates["gte"] = parse_when(filters.since, end=False)
+    if filters.until:
+        dates["lt"] = parse_when(filters.until, end=True)
+    if dates:
+        clauses.append({"range": {"date": dates}})
+    return clauses
+
+
+def build_query(filters: Filters, brands: BrandNames) -> dict:
+    return {"bool": {"must": [parse_query(filters.query, brands)], "filter": filter_clauses(filters, brands)}}
+
+
+def encode_cursor(sort_values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        values = None
+    if not isinstance(values, list) or len(values) != len(SORTS[sort]) or \
+            not all(isinstance(v, (str, int, float)) for v in values):
+        raise QuerySyntaxError("the paging cursor is not valid for this sort order; start again without it")
+    return values
+
+
+@dataclass
+class SearchPage:
+    hits: list[dict]
+    total: int
+    next_cursor: str | None
+
+
+def search(client: Elasticsearch, alias: str, filters: Filters, brands: BrandNames | None = None,
+           size: int = 10, sort: str = "relevance", after: str | None = None) -> SearchPage:
+    if sort not in SORTS:
+        raise QuerySyntaxError(f"sort {sort!r}: use one of {', '.join(SORTS)}")
+    if not 1 <= size <= MAX_PAGE:
+        raise QuerySyntaxError(f"size must be between 1 and {MAX_PAGE}")
+    body = {"query": build_query(filters, brands or BrandNames()), "_source": SHOWN_FIELDS,
+            "sort": SORTS[sort], "size": size, "track_total_hits": True}
+    if after:
+        body["search_after"] = decode_cursor(after, sort)
+    reply = client.search(index=alias, body=body)
+    hits = reply["hits"]["hits"]
+    next_cursor = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
+    return SearchPage([hit["_source"] for hit in hits], reply["hits"]["total"]["value"], next_cursor)
+
+
+def iter_documents(client: Elasticsearch, alias: str, filters: Filters, brands: BrandNames | None = None,
+                   page_size: int = 500, fields: list[str] | None = None) -> Iterator[dict]:
+    """Every matching review, oldest first, one page in memory at a time."""
+    body = {"query": build_query(filters, brands or BrandNames()), "_source": fields or True,
+            "sort": SORTS["oldest"], "size": page_size}
+    while True:
+        hits = client.search(index=alias, body=body)["hits"]["hits"]
+        for hit in hits:
+            yield hit["_source"]
+        if len(hits) < page_size:
+            return
+        body["search_after"] = hits[-1]["sort"]

@@ -64,3 +64,5 @@ class ElasticsearchPipeline:
     async def close_spider(self):
         if self.batcher is not None:
             await self.batcher.close()
+        if self.writer is not None and self.writer.replayed:
+            self.stats.inc_value("kuchikomi/index/replayed", self.writer.replayed)

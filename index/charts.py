@@ -1,0 +1,75 @@
+"""Reports as CSV files and PNG charts (matplotlib, headless, with a CJK font so brand names show)."""
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from index.report import Report
+
+
+@lru_cache(maxsize=1)
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import font_manager, pyplot
+    # Noto Sans CJK (SIL OFL) from the mplfonts package covers Japanese, Chinese and Latin.
+    font = Path(str(resources.files("mplfonts"))) / "fonts" / "NotoSansCJKsc-Regular.otf"
+    font_manager.fontManager.addfont(str(font))
+    pyplot.rcParams["font.family"] = font_manager.FontProperties(fname=str(font)).get_name()
+    return pyplot
+
+
+def write_csv(report: Report, path: Path) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=report.columns)
+        writer.writeheader()
+        writer.writerows(report.rows)
+    return path
+
+
+def _series(rows: list[dict], value: str) -> tuple[list[str], dict[str, list]]:
+    periods = sorted({row["period"] for row in rows})
+    series: dict[str, list] = {}
+    for row in rows:
+        series.setdefault(row["brand"], [None] * len(periods))[periods.index(row["period"])] = row[value]
+    return periods, series
+
+
+def write_chart(report: Report, path: Path) -> Path:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(10, 5.5), dpi=100)
+    rows = report.rows
+    if not rows:
+        axes.text(0.5, 0.5, "no reviews match", ha="center", va="center")
+        axes.set_axis_off()
+    elif report.name in ("mentions", "rating_trend"):
+        value = "mentions" if report.name == "mentions" else "average_stars"
+        periods, series = _series(rows, value)
+        for brand, values in series.items():
+            axes.plot(periods, [0 if v is None and value == "mentions" else v for v in values],
+                      marker="o", label=brand)
+        axes.set_ylabel("reviews" if value == "mentions" else "average stars (1-5)")
+        if value == "average_stars":
+            axes.set_ylim(1, 5)
+        axes.legend(loc="best", fontsize="small")
+        axes.tick_params(axis="x", labelrotation=45)
+    elif report.name == "share_of_voice":
+        labels = [row["brand"] for row in rows]
+        bottom = [0.0] * len(rows)
+        for label, colour in (("positive", "#2e7d32"), ("neutral", "#9e9e9e"), ("negative", "#c62828")):
+            shares = [row[label] / row["mentions"] * row["share"] * 100 for row in rows]
+            axes.bar(labels, shares, bottom=bottom, label=label, color=colour)
+            bottom = [b + s for b, s in zip(bottom, shares)]
+        axes.set_ylabel("share of brand mentions (%)")
+        axes.legend(loc="best", fontsize="small")
+    else:
+        key, value = {"top_sites": ("site", "reviews"), "significant_terms": ("term", "score")}[report.name]
+        axes.barh([row[key] for row in reversed(rows)], [row[value] for row in reversed(rows)], color="#1565c0")
+        axes.set_xlabel(value.replace("_", " "))
+    axes.set_title(report.title)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
