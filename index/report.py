@@ -6,6 +6,8 @@ quarter" is a filter away. Rows are plain dicts with the same keys for table, CS
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 from elasticsearch import Elasticsearch
@@ -107,17 +109,26 @@ def rating_trend(client, alias, filters: Filters, brands: BrandNames, interval: 
                   ["period", "brand", "rated", "average_stars"], rows)
 
 
+@lru_cache(maxsize=1)
+def _excluded_terms() -> frozenset[str]:
+    # Filtered here, not with the aggregation's `exclude`: Elasticsearch 7.9 applies that inverted.
+    lines = (Path(__file__).parent / "significant_terms_exclude.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
 def significant_terms(client, alias, filters: Filters, brands: BrandNames, top: int = 20) -> Report:
     """Terms much more frequent in the negative reviews than in all reviews of the filtered brand(s)."""
     scope = Filters(**{**filters.__dict__, "sentiments": []})
     aggs = {"negative": {"filter": {"term": {"sentiment.label": "negative"}}, "aggs": {"sample": {
         "sampler": {"shard_size": 2000},
         "aggs": {"terms": {"significant_text": {
-            "field": "body", "size": top, "min_doc_count": 2, "filter_duplicate_text": True,
+            "field": "body", "size": top + len(_excluded_terms()), "min_doc_count": 2,
+            "filter_duplicate_text": True,
             "background_filter": build_query(scope, brands)}}}}}}}
     result = _aggregate(client, alias, scope, brands, aggs)
     rows = [{"term": b["key"], "negative_reviews": b["doc_count"], "all_reviews": b["bg_count"],
-             "score": round(b["score"], 4)} for b in result["negative"]["sample"]["terms"]["buckets"]]
+             "score": round(b["score"], 4)} for b in result["negative"]["sample"]["terms"]["buckets"]
+            if b["key"] not in _excluded_terms()][:top]
     subject = " / ".join(brands.canonical(b) or b for b in filters.brands) or "all"
     return Report("significant_terms", f"Terms that distinguish {subject} negative reviews",
                   ["term", "negative_reviews", "all_reviews", "score"], rows)
