@@ -311,7 +311,10 @@ def cmd_report(args) -> None:
     from index.report import REPORTS
     client, alias, brands = _research(args)
     filters = _filters(args)
-    names = list(REPORTS) if "all" in args.reports else args.reports
+    names = list(REPORTS) if not args.reports or "all" in args.reports else args.reports
+    unknown = [name for name in names if name not in REPORTS]
+    if unknown:
+        _fail(f"no report named {unknown[0]!r} (reports: {', '.join(REPORTS)})")
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -577,9 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(func=cmd_search)
 
     report = sub.add_parser("report", parents=[research], help="trend reports as tables, CSV and PNG charts")
-    report.add_argument("reports", nargs="*", default=["all"],
-                        choices=["all", "mentions", "share_of_voice", "top_sites", "rating_trend",
-                                 "significant_terms"])
+    report.add_argument("reports", nargs="*", help="mentions, share_of_voice, top_sites, rating_trend, "
+                                                   "significant_terms (default: all)")
     report.add_argument("--query", "-q", help="only reviews matching this search")
     report.add_argument("--interval", choices=["day", "week", "month"], default="week")
     report.add_argument("--top", type=int, default=10, help="brands, sites or terms shown")
