@@ -48,7 +48,10 @@ def parse_when(text: str, end: bool, now: datetime | None = None) -> str:
     if relative:
         count, unit = int(relative[1]), relative[2]
         days = {"h": count / 24, "d": count, "w": 7 * count, "m": 30 * count, "y": 365 * count}[unit]
-        return (now - timedelta(days=days)).isoformat(timespec="seconds")
+        try:
+            return (now - timedelta(days=days)).isoformat(timespec="seconds")
+        except OverflowError:
+            raise QuerySyntaxError(f"{text!r} reaches back before the year 1") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}", value):
             year, month = map(int, value.split("-"))

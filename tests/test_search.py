@@ -108,6 +108,8 @@ def test_malformed_queries_say_what_is_wrong(query, message):
 def test_bad_dates_and_cursors_are_query_errors(research):
     with pytest.raises(QuerySyntaxError, match="not a date"):
         parse_when("last tuesday", end=False)
+    with pytest.raises(QuerySyntaxError, match="before the year 1"):
+        parse_when("99999999y", end=False)
     with pytest.raises(QuerySyntaxError, match="cursor"):
         search(research["client"], research["alias"], Filters(), BRAND_NAMES, after="bm90LWEtY3Vyc29y")
 
