@@ -165,6 +165,7 @@ def apply_retention(client: Elasticsearch, prefix: str, days: float, now: dateti
     alias = f"{prefix}-reviews"
     cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).isoformat(timespec="seconds")
     deleted_indices = []
+    client.indices.refresh(index=alias)  # judge by everything written so far
     for name, info in backing_indices(client, alias).items():
         if info["write"]:
             continue
