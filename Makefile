@@ -3,6 +3,7 @@
 # make eval: the sentiment eval gate (development splits of ../shared, pinned floors), with its tables.
 # make bench-alerts: alert latency (fetch -> webhook) and delivery rate, see bench/alerts.py.
 # make bench-sentiment: sentiment texts/second against the naive pipeline, see bench/sentiment.py.
+# make bench-index: indexing stage vs helpers.bulk, report query latency on 1M reviews, see bench/index.py.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test eval bench-alerts bench-sentiment clean
+.PHONY: setup demo test eval bench-alerts bench-sentiment bench-index clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -40,6 +41,9 @@ bench-alerts: setup
 
 bench-sentiment: setup
 	$(PY) bench/sentiment.py
+
+bench-index: setup
+	$(PY) bench/index.py
 
 clean:
 	rm -rf $(VENV)

@@ -131,8 +131,11 @@ class LocalNode:
             "cluster.routing.allocation.disk.threshold_enabled: false",
             "",
         ]))
+        heap = os.environ.get("KUCHIKOMI_ES_HEAP", HEAP)
+        if not heap[:-1].isdigit() or heap[-1] not in "mg":
+            raise NodeError(f"KUCHIKOMI_ES_HEAP={heap!r}: give a size such as 512m or 2g")
         (config / "jvm.options").write_text("\n".join([
-            f"-Xms{HEAP}", f"-Xmx{HEAP}", "-XX:+UseG1GC",
+            f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
             "-Djava.io.tmpdir=${ES_TMPDIR}", "-Dlog4j2.formatMsgNoLookups=true",
             f"-XX:ErrorFile={self.home / 'logs' / 'hs_err_pid%p.log'}", "",
         ]))

@@ -180,7 +180,7 @@ def test_search_command_finds_japanese_words(tmp_path, site, es_url, index_prefi
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     assert "一週間で故障" in line and "rating 1/5" in line and line.startswith("[negative")
-    result = subprocess.run([*KUCHIKOMI, "search", "sony -terrible", "--json", "--config", str(config)],
+    result = subprocess.run([*KUCHIKOMI, "search", "sony -terrible", "--format", "jsonl", "--config", str(config)],
                             capture_output=True, text=True, timeout=60)
     titles = {json.loads(line)["title"] for line in result.stdout.splitlines()}
     assert "Sony nailed it" in titles and "Stopped charging, support ignored me" not in titles
