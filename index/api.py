@@ -71,7 +71,7 @@ def create_app(monitor) -> FastAPI:
     key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
     bearer = HTTPBearer(auto_error=False)
 
-    def caller(request: Request, key: str | None = Depends(key_header),
+    def caller(key: str | None = Depends(key_header),
                token: HTTPAuthorizationCredentials | None = Depends(bearer)) -> dict:
         given = key or (token.credentials if token else None)
         if not given:

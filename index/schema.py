@@ -92,7 +92,8 @@ def migrate(client: Elasticsearch, prefix: str, keep_old: bool = False, log=prin
     """Reindex everything behind the alias into a new index of the current schema, then swap the alias.
 
     Searches keep using the old indices until the swap, which is one atomic alias update. Documents
-    written to the old indices while the copy ran are copied again after the swap.
+    written to the old indices while the copy ran are copied again after the swap, unless the new
+    index already has a newer copy.
     """
     alias = f"{prefix}-reviews"
     version = schema_version()
@@ -134,7 +135,8 @@ def migrate(client: Elasticsearch, prefix: str, keep_old: bool = False, log=prin
 
 def _reindex(client: Elasticsearch, sources: list[str], target: str, script: str | None,
              query: dict | None = None) -> int:
-    body = {"source": {"index": sources, "size": 1000}, "dest": {"index": target, "op_type": "index"},
+    # External versions carry over, so the second pass only replaces copies with newer ones.
+    body = {"source": {"index": sources, "size": 1000}, "dest": {"index": target, "version_type": "external"},
             "conflicts": "proceed"}
     if query:
         body["source"]["query"] = query

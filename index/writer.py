@@ -2,17 +2,21 @@
 
 The document id is the dedup key, so writing a review again replaces it. After a rollover the alias
 has several indices; a review already stored in an older one is written back there, not into the
-new write index, so it is never stored twice.
+new write index, so it is never stored twice. The writer keeps its view of the alias and notices a
+rollover made elsewhere (cron's `kuchikomi index maintain`) from the bulk answer itself.
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, ConnectionTimeout, TransportError
+
+from index.schema import backing_indices
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +26,23 @@ SPOOLED = "spooled"
 def prepare_document(doc: dict) -> dict:
     """The stored form of a review: `date` is when it was written, else when it was fetched."""
     return {**doc, "date": doc.get("published_at") or doc.get("fetched_at")}
+
+
+def fetch_version(doc: dict) -> int | None:
+    """The fetch time in ms as an external version: an older copy (a late replay, a slower concurrent
+    batch) never overwrites a newer one, and writing the same copy twice changes nothing."""
+    try:
+        return int(datetime.fromisoformat(doc["fetched_at"]).timestamp() * 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def index_action(doc: dict, index: str) -> dict:
+    action = {"_op_type": "index", "_index": index, "_id": doc["doc_id"], "_source": prepare_document(doc)}
+    version = fetch_version(doc)
+    if version is not None:
+        action.update(_version=version, _version_type="external")
+    return action
 
 
 class BulkWriter:
@@ -34,20 +55,38 @@ class BulkWriter:
         self.backoff = backoff
         self.replaying = False
         self.replayed = 0
+        self.write_index: str | None = None
+        self.older: list[str] = []
 
-    def _stored_in(self, ids: list[str]) -> dict[str, str]:
-        """id -> the concrete index already holding it, for ids held by an index other than the write index."""
-        reply = self.client.search(index=self.alias, body={
-            "query": {"ids": {"values": ids}}, "_source": False, "size": len(ids)})
-        hits = reply["hits"]["hits"]
-        if not hits or reply["_shards"]["total"] == 1:
+    def _refresh_view(self) -> None:
+        indices = backing_indices(self.client, self.alias)
+        self.write_index = next((name for name, info in indices.items() if info["write"]), None)
+        self.older = sorted(name for name, info in indices.items() if not info["write"])
+
+    def _stored_in(self, ids: list[str], exclude: set[str] = frozenset()) -> dict[str, str]:
+        """id -> the older (rolled-over) index holding it; nothing to ask while there is none."""
+        older = [name for name in self.older if name not in exclude]
+        if not older:
             return {}
-        return {hit["_id"]: hit["_index"] for hit in hits}
+        reply = self.client.search(index=",".join(older), ignore_unavailable=True, body={
+            "query": {"ids": {"values": ids}}, "_source": False, "size": len(ids)})
+        return {hit["_id"]: hit["_index"] for hit in reply["hits"]["hits"]}
 
     def _actions(self, docs: list[dict]):
         stored_in = self._stored_in([doc["doc_id"] for doc in docs])
-        return [{"_op_type": "index", "_index": stored_in.get(doc["doc_id"], self.alias),
-                 "_id": doc["doc_id"], "_source": prepare_document(doc)} for doc in docs]
+        return [index_action(doc, stored_in.get(doc["doc_id"], self.alias)) for doc in docs]
+
+    def _after_rollover(self, landed: dict[str, str], by_id: dict[str, dict]) -> None:
+        """Someone rolled the alias over since the last look: reviews of this batch that an older index
+        already held were just written into the new one too. Keep each in its older index, once."""
+        self._refresh_view()
+        moved = self._stored_in(list(landed), exclude=set(landed.values()))
+        actions = [{"_op_type": "delete", "_index": landed[doc_id], "_id": doc_id} for doc_id in moved]
+        actions += [index_action(by_id[doc_id], index) for doc_id, index in moved.items()]
+        if actions:
+            # A conflict means the older index already holds this or a newer copy: nothing to do.
+            helpers.bulk(self.client, actions, raise_on_error=False)
+            logger.info("the reviews alias was rolled over; %d reviews kept in their older index", len(moved))
 
     def write(self, docs: list[dict]) -> dict[str, str | None]:
         """Index docs; return doc_id -> None when written, or the reason it was not."""
@@ -57,19 +96,25 @@ class BulkWriter:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                retry = []
+                if self.write_index is None:
+                    self._refresh_view()
+                retry, landed_elsewhere = [], {}
                 by_id = {d["doc_id"]: d for d in remaining}
                 # streaming_bulk itself retries 429s (max_retries) with backoff: that is the backpressure.
                 for ok, info in helpers.streaming_bulk(self.client, self._actions(remaining),
                                                        raise_on_error=False, max_retries=3,
                                                        initial_backoff=self.backoff):
                     detail = info["index"]
-                    if ok:
+                    if ok or detail.get("status") == 409:  # 409: this or a newer copy is stored
                         results[detail["_id"]] = None
+                        if ok and detail["_index"] != self.write_index and detail["_index"] not in self.older:
+                            landed_elsewhere[detail["_id"]] = detail["_index"]
                     elif detail.get("status") in (429, 503):
                         retry.append(by_id[detail["_id"]])
                     else:
                         results[detail["_id"]] = str(detail.get("error"))
+                if landed_elsewhere:
+                    self._after_rollover(landed_elsewhere, by_id)
                 remaining = retry
             except (ESConnectionError, ConnectionTimeout) as exc:
                 logger.warning("Elasticsearch bulk write failed (attempt %d/%d): %s",

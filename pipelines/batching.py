@@ -12,15 +12,15 @@ from typing import Any, Callable
 
 class MicroBatcher:
     def __init__(self, process_batch: Callable[[list], list], max_size: int, max_wait: float,
-                 name: str):
+                 name: str, workers: int = 1):
         self.process_batch = process_batch
         self.max_size = max_size
         self.max_wait = max_wait
         self.pending: list[tuple[Any, asyncio.Future]] = []
         self.running: set[asyncio.Future] = set()
         self.timer: asyncio.TimerHandle | None = None
-        # One worker: batches run in order, and a model is never driven from two threads.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        # One worker by default: batches run in order, and a model is never driven from two threads.
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
     async def submit(self, value: Any) -> Any:
         loop = asyncio.get_running_loop()

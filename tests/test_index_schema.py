@@ -19,10 +19,10 @@ from tests.conftest import free_port
 from tests.research_corpus import DOCUMENTS
 
 
-def review(number: int, published: str = "2024-05-01", title: str = "first") -> dict:
+def review(number: int, published: str = "2024-05-01", title: str = "first", fetched: str = "2024-06-01") -> dict:
     return {"doc_id": f"doc-{number:05d}", "source": "bench", "site": "reviews.example.com",
             "source_url": f"https://reviews.example.com/{number}", "title": title, "body": f"review {number}",
-            "published_at": f"{published}T00:00:00+00:00", "fetched_at": "2024-06-01T00:00:00+00:00",
+            "published_at": f"{published}T00:00:00+00:00", "fetched_at": f"{fetched}T00:00:00+00:00",
             "language": "en", "brands": [], "sentiment": {"label": "positive", "score": 0.9}}
 
 
@@ -97,12 +97,33 @@ def test_rollover_keeps_every_review_once(es_url, index_prefix, tmp_path):
     new_index = rollover(client, index_prefix, {"max_docs": 10})
     assert new_index == f"{index_prefix}-reviews-v2-000002"
     # A re-crawl brings reviews 5-9 again (changed) and 10-14 new.
-    writer.write([review(n, title="second") for n in range(5, 15)])
+    writer.write([review(n, title="second", fetched="2024-06-02") for n in range(5, 15)])
     ids = stored_ids(client, alias)
     assert len(ids) == len(set(ids)) == 15
     client.indices.refresh(index=alias)
     old = client.search(index=f"{index_prefix}-reviews-v2-000001", body={"query": {"match": {"title": "second"}}})
     assert old["hits"]["total"]["value"] == 5  # updated where they were stored, not copied forward
+    # Another rollover, made elsewhere (cron) while this writer thinks 000002 takes the writes.
+    Elasticsearch([es_url]).indices.rollover(alias=alias)
+    writer.write([review(n, title="third", fetched="2024-06-03") for n in range(0, 20)])
+    ids = stored_ids(client, alias)
+    assert len(ids) == len(set(ids)) == 20
+    counts = {name: client.count(index=name)["count"] for name in sorted(backing_indices(client, alias))}
+    assert list(counts.values()) == [10, 5, 5]  # 0-9, 10-14, and only the new 15-19 in the newest
+    assert client.count(index=alias, body={"query": {"match": {"title": "third"}}})["count"] == 20
+
+
+def test_an_older_copy_never_replaces_a_newer_one(es_url, index_prefix, tmp_path):
+    """A spool replayed late, or the slower of two concurrent bulk requests, carries an older fetch."""
+    client = Elasticsearch([es_url])
+    alias = ensure_reviews_index(client, index_prefix)
+    writer = BulkWriter(client, alias, tmp_path / "spool.jsonl")
+    assert writer.write([review(1, title="newer", fetched="2024-06-05")]) == {"doc-00001": None}
+    assert writer.write([review(1, title="older", fetched="2024-06-01")]) == {"doc-00001": None}
+    assert writer.write([review(1, title="newer", fetched="2024-06-05")]) == {"doc-00001": None}
+    client.indices.refresh(index=alias)
+    [hit] = client.search(index=alias, body={"query": {"match_all": {}}})["hits"]["hits"]
+    assert hit["_source"]["title"] == "newer"
 
 
 def test_retention_deletes_old_reviews_and_keeps_recent_ones(es_url, index_prefix, tmp_path):
@@ -173,12 +194,14 @@ def test_elasticsearch_stop_and_start_during_indexing_loses_and_duplicates_nothi
     for batch in batches[10:20]:
         outcome.update(writer.write(batch))
     stopping.join()
+    for batch in batches[20:25]:  # and it stays down for a while
+        outcome.update(writer.write(batch))
     spooled = sum(1 for reason in outcome.values() if reason)
-    assert spooled >= 100 and spool.exists()
+    assert spooled >= 500 and spool.exists()
     assert all(reason is None or reason.startswith(SPOOLED) for reason in outcome.values())
     node.start(port=port)
     # Back up: the next write (new reviews plus a re-crawl of batch 5) also writes what was spooled.
-    for batch in batches[20:] + [batches[5]]:
+    for batch in batches[25:] + [batches[5]]:
         assert not any(writer.write(batch).values())
     assert writer.replayed == spooled and not spool.exists()
     ids = stored_ids(client, alias)
