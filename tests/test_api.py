@@ -96,6 +96,25 @@ def test_each_key_has_its_own_rate_limit(api):
     assert requests.get(f"{api}/v1/search", headers=ANALYST).status_code == 200
 
 
+def test_api_keys_are_validated_and_required(research, tmp_path):
+    import subprocess
+    import sys
+    import yaml
+    from crawlers.config import ConfigError
+    raw = yaml.safe_load(research["config"].read_text())
+    raw["api"]["keys"][0]["key"] = "short"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(ConfigError, match=r"api.keys\[0\].key: 'short' is too short"):
+        load_monitor(bad)
+    del raw["api"]
+    keyless = tmp_path / "keyless.yaml"
+    keyless.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    result = subprocess.run([sys.executable, "-m", "crawlers.cli", "api", "-c", str(keyless)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no api.keys configured" in result.stderr
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(q=st.text(max_size=40), since=st.none() | st.text(max_size=12), size=st.integers(-5, 2000))
 def test_no_query_makes_the_api_fail(api, q, since, size):

@@ -12,7 +12,7 @@ import yaml
 from elasticsearch import Elasticsearch
 
 from index.node import LocalNode
-from index.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, migrate, rollover, \
+from index.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, rollover, \
     template_body
 from index.writer import SPOOLED, BulkWriter
 from tests.conftest import free_port
@@ -48,11 +48,29 @@ def legacy_v1_index(client, prefix: str, docs: list[dict]) -> str:
     return f"{prefix}-reviews"
 
 
-def test_migrate_reindexes_behind_the_alias_while_searches_go_on(es_url, index_prefix):
+def monitor_config(tmp_path, es_url, prefix, **elasticsearch) -> Path:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(yaml.safe_dump({
+        "elasticsearch": {"url": es_url, "index_prefix": prefix, **elasticsearch},
+        "sources": [{"name": "unused", "start_urls": ["http://127.0.0.1:9/"]}]}))
+    return config
+
+
+def kuchikomi(*args, expect: int = 0) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "crawlers.cli", *args], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == expect, result.stderr
+    return result
+
+
+def test_migrate_reindexes_behind_the_alias_while_searches_go_on(es_url, index_prefix, tmp_path):
     client = Elasticsearch([es_url])
     alias = legacy_v1_index(client, index_prefix, DOCUMENTS)
+    config = str(monitor_config(tmp_path, es_url, index_prefix))
     with pytest.raises(SchemaError, match="kuchikomi index migrate"):
         ensure_reviews_index(client, index_prefix)
+    refused = kuchikomi("crawl", "-c", config, expect=2)
+    assert "schema version 1" in refused.stderr and "run `kuchikomi index migrate`" in refused.stderr
     counts, errors, stop = [], [], threading.Event()
 
     def search_meanwhile():
@@ -66,25 +84,21 @@ def test_migrate_reindexes_behind_the_alias_while_searches_go_on(es_url, index_p
     reader = threading.Thread(target=search_meanwhile)
     reader.start()
     try:
-        target = migrate(client, index_prefix, log=lambda message: None)
+        migrated = kuchikomi("index", "migrate", "-c", config)
     finally:
         stop.set()
         reader.join()
     assert not errors and counts and set(counts) == {4}  # never a failed or empty answer
+    target = f"{index_prefix}-reviews-v2-000001"
+    assert f"copied {len(DOCUMENTS)} documents" in migrated.stderr
     assert backing_indices(client, alias) == {target: {"write": True, "version": 2}}
-    assert target == f"{index_prefix}-reviews-v2-000001" and not client.indices.exists(index=f"{alias}-v1")
+    assert not client.indices.exists(index=f"{alias}-v1")
     assert sorted(stored_ids(client, alias)) == sorted(d["doc_id"] for d in DOCUMENTS)
     # The migration filled the new `date` field, so date filters see the old reviews.
     undated = client.count(index=alias, body={"query": {"bool": {"must_not": {"exists": {"field": "date"}}}}})
     assert undated["count"] == 0
     assert ensure_reviews_index(client, index_prefix) == alias
-    assert "already has schema version 2" in _migrate_log(client, index_prefix)
-
-
-def _migrate_log(client, prefix) -> str:
-    lines = []
-    migrate(client, prefix, log=lines.append)
-    return "\n".join(lines)
+    assert "already has schema version 2" in kuchikomi("index", "migrate", "-c", config).stderr
 
 
 def test_rollover_keeps_every_review_once(es_url, index_prefix, tmp_path):
@@ -146,22 +160,11 @@ def test_index_commands_status_rollover_and_maintain(es_url, index_prefix, tmp_p
     ensure_reviews_index(client, index_prefix)
     BulkWriter(client, f"{index_prefix}-reviews", tmp_path / "spool.jsonl").write(
         [review(n, published="2020-01-01") for n in range(3)])
-    config = tmp_path / "monitor.yaml"
-    config.write_text(yaml.safe_dump({
-        "elasticsearch": {"url": es_url, "index_prefix": index_prefix, "rollover": {"max_docs": 2},
-                          "retention_days": 365},
-        "sources": [{"name": "unused", "start_urls": ["http://127.0.0.1:9/"]}]}))
-
-    def kuchikomi(*args):
-        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "index", *args, "-c", str(config)],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
+    config = str(monitor_config(tmp_path, es_url, index_prefix, rollover={"max_docs": 2}, retention_days=365))
     client.indices.refresh(index=f"{index_prefix}-reviews")
-    status = kuchikomi("status")
+    status = kuchikomi("index", "status", "-c", config).stdout
     assert f"{index_prefix}-reviews-v2-000001" in status and "True" in status
-    maintained = kuchikomi("maintain")
+    maintained = kuchikomi("index", "maintain", "-c", config).stdout
     assert f"rolled over to {index_prefix}-reviews-v2-000002" in maintained
     assert f"deleted indices {index_prefix}-reviews-v2-000001" in maintained
     assert client.count(index=f"{index_prefix}-reviews")["count"] == 0
