@@ -42,7 +42,7 @@ def write_chart(report: Report, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(10, 5.5), dpi=100)
     rows = report.rows
     if not rows:
-        axes.text(0.5, 0.5, "no reviews match", ha="center", va="center")
+        axes.text(0.5, 0.5, "nothing to show for these filters", ha="center", va="center")
         axes.set_axis_off()
     elif report.name in ("mentions", "rating_trend"):
         value = "mentions" if report.name == "mentions" else "average_stars"
