@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +54,9 @@ class BulkWriter:
         self.spool = spool
         self.attempts = attempts
         self.backoff = backoff
-        self.replaying = False
+        # The index stage writes from two threads: one spools at a time, one replays at a time.
+        self.spool_lock = threading.Lock()
+        self.replay_lock = threading.Lock()
         self.replayed = 0
         self.write_index: str | None = None
         self.older: list[str] = []
@@ -124,7 +127,7 @@ class BulkWriter:
                     raise
                 logger.warning("Elasticsearch busy (attempt %d/%d): %s", attempt + 1, self.attempts, exc)
             if not remaining:
-                if not self.replaying and self.spool.exists():
+                if self.spool.exists() and not self.replay_lock.locked():
                     self.replayed += self.replay_spool()  # it is back: write what waited on disk
                 return results
         self.spool_docs(remaining)
@@ -134,26 +137,29 @@ class BulkWriter:
 
     def spool_docs(self, docs: list[dict]) -> None:
         self.spool.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.spool, "a", encoding="utf-8") as handle:
-            for doc in docs:
-                handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        lines = "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
+        with self.spool_lock, open(self.spool, "a", encoding="utf-8") as handle:
+            handle.write(lines)
         logger.error("Elasticsearch unavailable: %d documents kept in %s, written when it is back",
                      len(docs), self.spool)
 
     def replay_spool(self, batch_size: int = 500) -> int:
         """Write what could not be written before; returns how many were written.
 
-        Spooled documents that fail again go back to the spool, so nothing is lost; replaying the
-        same document twice only rewrites it under its id.
+        Spooled documents that cannot be written again go back to the spool, so nothing is lost;
+        replaying a document twice changes nothing (same id, same version). Ones Elasticsearch
+        rejects outright are logged with the reason.
         """
-        if not self.spool.exists():
-            return 0
-        pending = self.spool.with_suffix(".replaying")
-        if not pending.exists():
-            self.spool.rename(pending)
-        written = 0
-        self.replaying = True
+        if not self.replay_lock.acquire(blocking=False):
+            return 0  # another thread is at it
         try:
+            pending = self.spool.with_suffix(".replaying")
+            with self.spool_lock:
+                if not pending.exists():
+                    if not self.spool.exists():
+                        return 0
+                    self.spool.rename(pending)
+            written = 0
             with open(pending, encoding="utf-8") as handle:
                 batch = []
                 for line in handle:
@@ -164,12 +170,16 @@ class BulkWriter:
                         batch = []
                 if batch:
                     written += self._replay_batch(batch)
+            pending.unlink()
         finally:
-            self.replaying = False
-        pending.unlink()
+            self.replay_lock.release()
         if written:
             logger.info("wrote %d spooled documents into Elasticsearch", written)
         return written
 
     def _replay_batch(self, docs: list[dict]) -> int:
-        return sum(1 for reason in self.write(docs).values() if reason is None)
+        results = self.write(docs)
+        for doc_id, reason in results.items():
+            if reason and not reason.startswith(SPOOLED):
+                logger.error("spooled review %s rejected by Elasticsearch, dropped: %s", doc_id, reason)
+        return sum(1 for reason in results.values() if reason is None)
