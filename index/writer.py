@@ -65,6 +65,9 @@ class BulkWriter:
         indices = backing_indices(self.client, self.alias)
         self.write_index = next((name for name, info in indices.items() if info["write"]), None)
         self.older = sorted(name for name, info in indices.items() if not info["write"])
+        if self.older:
+            # Rolled-over indices take no new ids, so once refreshed, a search finds every id they hold.
+            self.client.indices.refresh(index=",".join(self.older), ignore_unavailable=True)
 
     def _stored_in(self, ids: list[str], exclude: set[str] = frozenset()) -> dict[str, str]:
         """id -> the older (rolled-over) index holding it; nothing to ask while there is none."""
