@@ -89,7 +89,8 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name", "start_urls"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-                    "spider": {"enum": ["reviews"]},
+                    "spider": {"enum": ["reviews", "feed"],
+                               "description": "reviews (schema.org markup) or feed (RSS, Atom, JSON Feed)"},
                     "start_urls": {"type": "array", "minItems": 1,
                                    "items": {"type": "string", "pattern": "^https?://"}},
                     "follow_pagination": {"type": "boolean"},

@@ -4,6 +4,7 @@ import scrapy
 class ReviewItem(scrapy.Item):
     """One review or post, as it flows through the pipelines and into Elasticsearch."""
     # From the spider
+    kind = scrapy.Field()            # "review" (rated, on a product page) or "post" (feeds, forums)
     source = scrapy.Field()          # name of the configured source
     source_url = scrapy.Field()      # page the review was found on
     review_url = scrapy.Field()      # the review's own URL or #anchor, when the page gives one

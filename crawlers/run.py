@@ -6,9 +6,10 @@ from scrapy.settings import Settings
 
 from crawlers import settings as project_settings
 from crawlers.config import Monitor
+from crawlers.spiders.feeds import FeedSpider
 from crawlers.spiders.reviews import ReviewsSpider
 
-SPIDERS = {"reviews": ReviewsSpider}
+SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider}
 CRAWL_SETTINGS = {
     "obey_robots_txt": "ROBOTSTXT_OBEY",
     "download_delay": "DOWNLOAD_DELAY",

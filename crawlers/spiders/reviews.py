@@ -82,6 +82,7 @@ def reviews_from_response(response: HtmlResponse, source: str = "default"):
         elif review_id and review_id.startswith("http"):
             review_url = review_id
         yield ReviewItem(
+            kind="review",
             source=source,
             source_url=response.url,
             review_url=review_url,
