@@ -89,8 +89,9 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name", "start_urls"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-                    "spider": {"enum": ["reviews", "feed"],
-                               "description": "reviews (schema.org markup) or feed (RSS, Atom, JSON Feed)"},
+                    "spider": {"enum": ["reviews", "feed", "sitemap"],
+                               "description": "reviews (schema.org markup on the start pages), "
+                                              "feed (RSS, Atom, JSON Feed) or sitemap (the pages it lists)"},
                     "start_urls": {"type": "array", "minItems": 1,
                                    "items": {"type": "string", "pattern": "^https?://"}},
                     "follow_pagination": {"type": "boolean"},

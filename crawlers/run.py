@@ -8,8 +8,9 @@ from crawlers import settings as project_settings
 from crawlers.config import Monitor
 from crawlers.spiders.feeds import FeedSpider
 from crawlers.spiders.reviews import ReviewsSpider
+from crawlers.spiders.sitemap import SitemapReviewsSpider
 
-SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider}
+SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider, "sitemap": SitemapReviewsSpider}
 CRAWL_SETTINGS = {
     "obey_robots_txt": "ROBOTSTXT_OBEY",
     "download_delay": "DOWNLOAD_DELAY",
