@@ -11,7 +11,9 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
         labels = ", ".join(f"{label} {s.get(f'kuchikomi/sentiment/{label}', 0)}" for label in LABELS_SHOWN)
         if s.get("kuchikomi/sentiment/corrected"):
             labels += f"; {s['kuchikomi/sentiment/corrected']} as corrected by the team"
-        dropped = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/dropped/")}
+        dropped = {k.split("/")[-1]: v for k, v in s.items()
+                   if k.startswith(("kuchikomi/dropped/", "kuchikomi/skipped/"))}
+        waited = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/retry_after/")}
         print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages, "
               f"{s.get('kuchikomi/index/written', 0)} reviews indexed ({labels}), "
               f"alerts new {s.get('kuchikomi/alerts/matched', 0)}, "
@@ -20,6 +22,7 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
               f"failed {s.get('kuchikomi/alerts/failed', 0) + s.get('kuchikomi/alerts/dead', 0)}; "
               f"errors {s.get('log_count/ERROR', 0)}"
               + (f"; skipped {dropped}" if dropped else "")
+              + (f"; waited as Retry-After asked on {waited}" if waited else "")
               + f" [{s.get('finish_reason', '?')}]")
     alias = reviews_alias(monitor.elasticsearch)
     client.indices.refresh(index=alias)

@@ -1,0 +1,105 @@
+"""Crawl manners against a real local server: 429/503 with Retry-After, and a site that asks too much."""
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+from elasticsearch import Elasticsearch
+
+from crawlers.middlewares.retry_after import retry_after_seconds
+from crawlers.static_site import DEMO_SITE
+
+PAGE = (DEMO_SITE / "products" / "usb-cable.html").read_bytes()
+
+
+class BusySite:
+    """Answers `busy_status` with `Retry-After: retry_after` to the first `busy` requests for the page."""
+
+    def __init__(self, busy: int, retry_after: str, busy_status: int = 429):
+        self.arrivals: list[float] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/robots.txt":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                site.arrivals.append(time.monotonic())
+                if len(site.arrivals) <= busy:
+                    self.send_response(busy_status)
+                    self.send_header("Retry-After", retry_after)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(PAGE)))
+                self.end_headers()
+                self.wfile.write(PAGE)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def crawl(tmp_path, url, es_url, prefix):
+    config = tmp_path / "monitor.yaml"
+    config.write_text(yaml.safe_dump({
+        "elasticsearch": {"url": es_url, "index_prefix": prefix},
+        "sources": [{"name": "busy", "start_urls": [f"{url}/product.html"]}],
+        "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
+    return subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def stored(es_url, prefix) -> int:
+    client = Elasticsearch([es_url])
+    client.indices.refresh(index=f"{prefix}-reviews")
+    return client.count(index=f"{prefix}-reviews")["count"]
+
+
+def test_retry_after_in_seconds_and_as_a_date():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30
+    assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0
+    assert retry_after_seconds("soon") is None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_site_is_waited_for_as_long_as_it_asks(status, tmp_path, es_url, index_prefix, kuchikomi_home):
+    site = BusySite(busy=2, retry_after="2", busy_status=status)
+    try:
+        result = crawl(tmp_path, site.url, es_url, index_prefix)
+    finally:
+        site.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(site.arrivals) == 3
+    gaps = [later - earlier for earlier, later in zip(site.arrivals, site.arrivals[1:])]
+    assert all(gap >= 1.9 for gap in gaps), gaps
+    assert stored(es_url, index_prefix) == 1  # the cable page's one review, once the site answered
+    assert f"waited as Retry-After asked on {{'{status}': 2}}" in result.stdout
+
+
+def test_a_site_asking_for_too_long_a_wait_is_skipped_and_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
+    site = BusySite(busy=100, retry_after="86400")
+    try:
+        result = crawl(tmp_path, site.url, es_url, index_prefix)
+    finally:
+        site.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(site.arrivals) == 1
+    assert "retry_after_too_long" in result.stdout and "asks to retry after 86400 s" in result.stderr
