@@ -2,10 +2,30 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 from w3lib.url import canonicalize_url
+
+
+@lru_cache(maxsize=1)
+def _tracking_parameters() -> tuple[frozenset[str], tuple[str, ...]]:
+    lines = (Path(__file__).parent / "tracking_parameters.txt").read_text(encoding="utf-8").splitlines()
+    names = [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+    return (frozenset(n for n in names if not n.endswith("*")),
+            tuple(n[:-1] for n in names if n.endswith("*")))
+
+
+def canonical_url(url: str) -> str:
+    """The URL without tracking parameters, in w3lib's canonical form (sorted query, no fragment)."""
+    exact, prefixes = _tracking_parameters()
+    parts = urlsplit(url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+             if name.lower() not in exact and not name.lower().startswith(prefixes)]
+    return canonicalize_url(urlunsplit(parts._replace(query=urlencode(query))))
 
 
 def document_id(item) -> str:
@@ -16,7 +36,7 @@ def document_id(item) -> str:
     adapter = ItemAdapter(item)
     review_key = adapter.get("review_id") or adapter.get("review_url")
     if review_key:
-        key = f"{canonicalize_url(adapter['source_url'])}\x1f{review_key}"
+        key = f"{canonical_url(adapter['source_url'])}\x1f{review_key}"
     else:
         text = " ".join((adapter.get("body") or adapter.get("title") or "").split())
         key = f"{adapter.get('author') or ''}\x1f{adapter.get('published_at') or ''}\x1f{text}"

@@ -5,7 +5,7 @@ from scrapy.exceptions import DropItem
 from crawlers.items import ReviewItem
 from pipelines.term_matcher import BrandMatcher
 from pipelines.clean import clean_text
-from pipelines.dedup import DedupPipeline, document_id
+from pipelines.dedup import DedupPipeline, canonical_url, document_id
 from pipelines.language import detect_language
 from pipelines.normalise import NormalisePipeline
 
@@ -53,6 +53,18 @@ def test_document_id_uses_the_canonical_url_and_review_id():
     b = review(source_url="https://shop.example/p/1?a=1&b=2", review_id="#r1")
     c = review(review_id="#r2")
     assert document_id(a) == document_id(b) != document_id(c)
+
+
+def test_tracking_parameters_do_not_make_a_second_document():
+    plain = review(source_url="https://shop.example/p/1?colour=red", review_id="#r1")
+    for tracked in ("https://shop.example/p/1?utm_source=x&colour=red&utm_medium=mail",
+                    "https://shop.example/p/1?colour=red&fbclid=abc#reviews",
+                    "https://shop.example/p/1?spm=a2.b&colour=red&gclid=1"):
+        assert document_id(review(source_url=tracked, review_id="#r1")) == document_id(plain)
+    assert canonical_url("https://shop.example/p/1?utm_campaign=a&colour=red") == \
+        "https://shop.example/p/1?colour=red"
+    assert document_id(review(source_url="https://shop.example/p/1?colour=blue", review_id="#r1")) != \
+        document_id(plain)
 
 
 def test_document_id_without_review_id_ignores_the_url():
