@@ -70,7 +70,8 @@ def reviews_from_response(response: HtmlResponse, source: str = "default"):
     """One ReviewItem per schema.org Review on the page."""
     nodes = extract_graph(response.text, response.url)
     page_language = (response.xpath("/html/@lang").get() or "").strip() or None
-    fetched_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    fetched = datetime.now(timezone.utc)
+    fetched_at = fetched.isoformat(timespec="milliseconds")
     site = urlsplit(response.url).hostname
     for review, entity in iter_reviews(nodes):
         review_id = text_of(review.get("@id")) or text_of(review.get("identifier"))
@@ -94,7 +95,7 @@ def reviews_from_response(response: HtmlResponse, source: str = "default"):
             body=text_of(review.get("reviewBody")) or text_of(review.get("description"))
             or text_of(review.get("text")),
             published_at=to_iso8601(text_of(review.get("datePublished"))
-                                    or text_of(review.get("dateCreated"))),
+                                    or text_of(review.get("dateCreated")), relative_to=fetched),
             page_language=text_of(review.get("inLanguage")) or
             (text_of(entity.get("inLanguage")) if entity else None) or page_language,
             item_name=text_of(entity.get("name")) if entity else None,
