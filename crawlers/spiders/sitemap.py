@@ -1,17 +1,21 @@
 """Spider for sites that list their pages in sitemaps (indexes, gzipped, robots.txt `Sitemap:` lines).
 
-Each listed page is read like the reviews spider reads one. Pages whose `lastmod` is older than the
-start of the source's last complete crawl are not fetched again.
+Each listed page is read like the reviews spider reads one; a page without review markup becomes a
+post of its main text. Pages whose `lastmod` is older than the start of the source's last complete
+crawl are not fetched again.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from scrapy.http import HtmlResponse
 from scrapy.spiders import SitemapSpider
 
 from crawlers import source_state
 from crawlers.dates import to_iso8601
+from crawlers.items import ReviewItem
+from crawlers.main_text import main_text
 from crawlers.spiders.reviews import reviews_from_response
 
 
@@ -45,13 +49,31 @@ class SitemapReviewsSpider(SitemapSpider):
             self.crawler.stats.inc_value("kuchikomi/skipped/not_html")
             return
         items = list(reviews_from_response(response, self.source))
-        if not items:
-            self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
-        yield from items
+        if items:
+            yield from items
+            return
+        # No review markup: an article or post, kept as its main text.
+        post = post_from_page(response, self.source)
+        if post is None:
+            self.crawler.stats.inc_value("kuchikomi/pages_without_text")
+        else:
+            yield post
 
     def closed(self, reason):
         if reason == "finished":
             source_state.save(self.source, last_complete_crawl=self.started_at.isoformat())
+
+
+def post_from_page(response: HtmlResponse, source: str) -> ReviewItem | None:
+    fetched = datetime.now(timezone.utc)
+    found = main_text(response.text, response.url)
+    if not found.text:
+        return None
+    return ReviewItem(kind="post", source=source, source_url=response.url, site=urlsplit(response.url).hostname,
+                      author=found.author, title=found.title, body=found.text,
+                      published_at=to_iso8601(found.date, relative_to=fetched),
+                      page_language=(response.xpath("/html/@lang").get() or "").strip() or None,
+                      fetched_at=fetched.isoformat(timespec="milliseconds"))
 
 
 def _instant(lastmod: str) -> datetime | None:
