@@ -6,6 +6,7 @@ from scrapy.settings import Settings
 
 from crawlers import settings as project_settings
 from crawlers.config import Monitor
+from index.node import kuchikomi_home
 from crawlers.spiders.feeds import FeedSpider
 from crawlers.spiders.reviews import ReviewsSpider
 from crawlers.spiders.sitemap import SitemapReviewsSpider
@@ -31,6 +32,7 @@ def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = 
         if crawl.get("contact_url"):
             agent = f"{agent} (+{crawl['contact_url']})"
         settings.set("USER_AGENT", agent, priority="project")
+    settings.set("HTTPCACHE_DIR", str(kuchikomi_home() / "httpcache"), priority="project")
     settings.set("KUCHIKOMI_MONITOR", monitor, priority="cmdline")
     settings.set("KUCHIKOMI_CONFIG", str(monitor.path), priority="cmdline")
     if classifier is not None:

@@ -22,6 +22,17 @@ DOWNLOADER_MIDDLEWARES = {
 }
 KUCHIKOMI_RETRY_AFTER_MAX = 600
 TELNETCONSOLE_ENABLED = False
+# Incremental re-crawls: every page is kept (KUCHIKOMI_HOME/httpcache) and asked for again with its
+# ETag / Last-Modified; a 304 means unchanged, and an unchanged page's reviews are not processed again.
+HTTPCACHE_ENABLED = True
+HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+HTTPCACHE_ALWAYS_STORE = True
+HTTPCACHE_IGNORE_HTTP_CODES = [408, 429, 500, 502, 503, 504]
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "ja,zh;q=0.9,en;q=0.8",
+    "Cache-Control": "max-age=0",  # always revalidate: a review page may change at any time
+}
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 

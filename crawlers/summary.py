@@ -5,6 +5,15 @@ from index.client import alerts_index, reviews_alias
 from sentiment.model import LABELS as LABELS_SHOWN
 
 
+def errors_by_kind(stats: dict) -> dict[str, int]:
+    """Failed downloads by exception (DNSLookupError, TimeoutError, ...) and by HTTP error status."""
+    kinds = {key.rsplit(".", 1)[-1]: value for key, value in stats.items()
+             if key.startswith("downloader/exception_type_count/")}
+    kinds.update({f"HTTP {key.rsplit('/', 1)[-1]}": value for key, value in stats.items()
+                  if key.startswith("downloader/response_status_count/") and key.rsplit("/", 1)[-1] >= "400"})
+    return kinds
+
+
 def print_summary(monitor, stats: dict[str, dict], client) -> None:
     print("\n=== kuchikomi crawl summary ===")
     for name, s in stats.items():
@@ -14,13 +23,16 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
         dropped = {k.split("/")[-1]: v for k, v in s.items()
                    if k.startswith(("kuchikomi/dropped/", "kuchikomi/skipped/"))}
         waited = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/retry_after/")}
-        print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages, "
-              f"{s.get('kuchikomi/index/written', 0)} reviews indexed ({labels}), "
+        print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages ({s.get('kuchikomi/pages_unchanged', 0)} "
+              f"unchanged), {s.get('kuchikomi/index/written', 0)} reviews indexed "
+              f"(new {s.get('kuchikomi/index/created', 0)}, updated {s.get('kuchikomi/index/updated', 0)}; "
+              f"{labels}), "
               f"alerts new {s.get('kuchikomi/alerts/matched', 0)}, "
               f"delivered {s.get('kuchikomi/alerts/delivered', 0)}, "
               f"already recorded {s.get('kuchikomi/alerts/already_recorded', 0)}, "
               f"failed {s.get('kuchikomi/alerts/failed', 0) + s.get('kuchikomi/alerts/dead', 0)}; "
               f"errors {s.get('log_count/ERROR', 0)}"
+              + (f" {errors_by_kind(s)}" if errors_by_kind(s) else "")
               + (f"; skipped {dropped}" if dropped else "")
               + (f"; waited as Retry-After asked on {waited}" if waited else "")
               + f" [{s.get('finish_reason', '?')}]")

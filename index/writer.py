@@ -58,6 +58,8 @@ class BulkWriter:
         self.spool_lock = threading.Lock()
         self.replay_lock = threading.Lock()
         self.replayed = 0
+        # What each written review was: new to the index, a changed copy, or older than the stored one.
+        self.outcomes = {"created": 0, "updated": 0, "stale": 0}
         self.write_index: str | None = None
         self.older: list[str] = []
 
@@ -113,6 +115,9 @@ class BulkWriter:
                     detail = info["index"]
                     if ok or detail.get("status") == 409:  # 409: this or a newer copy is stored
                         results[detail["_id"]] = None
+                        outcome = "stale" if not ok else "created" if detail.get("result") == "created" \
+                            else "updated"
+                        self.outcomes[outcome] += 1
                         if ok and detail["_index"] != self.write_index and detail["_index"] not in self.older:
                             landed_elsewhere[detail["_id"]] = detail["_index"]
                     elif detail.get("status") in (429, 503):

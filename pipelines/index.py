@@ -70,5 +70,8 @@ class ElasticsearchPipeline:
     async def close_spider(self):
         if self.batcher is not None:
             await self.batcher.close()
-        if self.writer is not None and self.writer.replayed:
-            self.stats.inc_value("kuchikomi/index/replayed", self.writer.replayed)
+        if self.writer is not None:
+            if self.writer.replayed:
+                self.stats.inc_value("kuchikomi/index/replayed", self.writer.replayed)
+            for outcome, count in self.writer.outcomes.items():
+                self.stats.set_value(f"kuchikomi/index/{outcome}", count)

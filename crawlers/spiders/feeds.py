@@ -28,9 +28,12 @@ class FeedSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse)
 
     def parse(self, response: Response):
+        self.crawler.stats.inc_value("kuchikomi/pages")
+        if "cached" in response.flags:
+            self.crawler.stats.inc_value("kuchikomi/pages_unchanged")  # the feed has not changed (304)
+            return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         feed = parse_feed(response.body, content_type, response.url)
-        self.crawler.stats.inc_value("kuchikomi/pages")
         if not feed.entries:
             self.crawler.stats.inc_value("kuchikomi/skipped/not_a_feed" if feed.bozo else "kuchikomi/feeds_empty")
             self.logger.warning("skipped %s: %s", response.url,

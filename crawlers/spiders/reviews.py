@@ -46,11 +46,15 @@ class ReviewsSpider(scrapy.Spider):
                                 response.headers.get("Content-Type", b"").decode(errors="replace"))
             return
         self.pages_seen += 1
-        items = list(reviews_from_response(response, self.source))
         self.crawler.stats.inc_value("kuchikomi/pages")
-        if not items:
-            self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
-        yield from items
+        if "cached" in response.flags:
+            # Unchanged since the last crawl (304 or a stored copy): its reviews are indexed already.
+            self.crawler.stats.inc_value("kuchikomi/pages_unchanged")
+        else:
+            items = list(reviews_from_response(response, self.source))
+            if not items:
+                self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
+            yield from items
         if self.follow_pagination and (self.max_pages is None or self.pages_seen < self.max_pages):
             for url in next_page_urls(response):
                 yield response.follow(url, callback=self.parse)

@@ -45,6 +45,9 @@ class SitemapReviewsSpider(SitemapSpider):
 
     def parse(self, response):
         self.crawler.stats.inc_value("kuchikomi/pages")
+        if "cached" in response.flags:
+            self.crawler.stats.inc_value("kuchikomi/pages_unchanged")
+            return
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("kuchikomi/skipped/not_html")
             return
