@@ -89,11 +89,15 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name", "start_urls"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-                    "spider": {"enum": ["reviews", "feed", "sitemap"],
+                    "spider": {"enum": ["reviews", "feed", "sitemap", "forum"],
                                "description": "reviews (schema.org markup on the start pages), "
-                                              "feed (RSS, Atom, JSON Feed) or sitemap (the pages it lists)"},
+                                              "feed (RSS, Atom, JSON Feed), sitemap (the pages it lists) "
+                                              "or forum (an API: set platform)"},
+                    "platform": {"enum": ["discourse", "hackernews", "stackexchange", "reddit"],
+                                 "description": "for spider: forum"},
                     "start_urls": {"type": "array", "minItems": 1,
-                                   "items": {"type": "string", "pattern": "^https?://"}},
+                                   "items": {"type": "string", "pattern": "^https?://"},
+                                   "description": "URLs; {query} in one is filled with each brand name and alias"},
                     "follow_pagination": {"type": "boolean"},
                     "max_pages": {"type": "integer", "minimum": 1},
                 },
@@ -244,6 +248,10 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     key_names = [key["name"] for key in raw.get("api", {}).get("keys", [])]
     if len(set(key_names)) < len(key_names):
         raise ConfigError(f"{path}: api.keys: each key needs its own name (rate limits are per name)")
+    for index, source in enumerate(raw["sources"]):
+        if (source.get("spider") == "forum") != ("platform" in source):
+            raise ConfigError(f"{path}: sources[{index}]: a forum source needs `platform` "
+                              f"(discourse, hackernews, stackexchange, reddit), and only a forum source has one")
     names = [s["name"] for s in raw["sources"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -1,6 +1,8 @@
 """Running crawls for a monitor: Scrapy settings from the config, one crawler per source."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -8,10 +10,11 @@ from crawlers import settings as project_settings
 from crawlers.config import Monitor
 from index.node import kuchikomi_home
 from crawlers.spiders.feeds import FeedSpider
+from crawlers.spiders.forum import ForumSpider
 from crawlers.spiders.reviews import ReviewsSpider
 from crawlers.spiders.sitemap import SitemapReviewsSpider
 
-SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider, "sitemap": SitemapReviewsSpider}
+SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider, "sitemap": SitemapReviewsSpider, "forum": ForumSpider}
 CRAWL_SETTINGS = {
     "obey_robots_txt": "ROBOTSTXT_OBEY",
     "download_delay": "DOWNLOAD_DELAY",
@@ -42,6 +45,18 @@ def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = 
     return settings
 
 
+def start_urls(source: dict, brands: list[dict]) -> list[str]:
+    """The source's URLs; a search URL template's {query} is filled with every brand name and alias."""
+    terms = list(dict.fromkeys(term for brand in brands for term in [brand["name"], *brand.get("aliases", [])]))
+    urls = []
+    for url in source["start_urls"]:
+        if "{query}" in url:
+            urls += [url.replace("{query}", quote(term, safe="")) for term in terms]
+        else:
+            urls.append(url)
+    return list(dict.fromkeys(urls))
+
+
 def run_crawl(monitor: Monitor, sources: list[str] | None = None, classifier=None,
               overrides: dict | None = None) -> dict[str, dict]:
     """Crawl the chosen sources (default: all) to the end; returns each source's Scrapy stats."""
@@ -51,8 +66,9 @@ def run_crawl(monitor: Monitor, sources: list[str] | None = None, classifier=Non
     for source in chosen:
         crawler = process.create_crawler(SPIDERS[source.get("spider", "reviews")])
         crawlers[source["name"]] = crawler
-        process.crawl(crawler, start_urls=source["start_urls"], source=source["name"],
+        options = {"platform": source["platform"]} if source.get("platform") else {}
+        process.crawl(crawler, start_urls=start_urls(source, monitor.brands), source=source["name"],
                       follow_pagination=source.get("follow_pagination", True),
-                      max_pages=source.get("max_pages"))
+                      max_pages=source.get("max_pages"), **options)
     process.start()
     return {name: crawler.stats.get_stats() for name, crawler in crawlers.items()}
