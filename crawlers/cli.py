@@ -56,6 +56,8 @@ def cmd_crawl(args) -> None:
     client = _preflight_elasticsearch(monitor.elasticsearch)
     classifier = _classifier(monitor.sentiment)
     overrides = {"LOG_LEVEL": args.log_level}
+    if args.refresh:
+        overrides["HTTPCACHE_ENABLED"] = False  # fetch and process every page, changed or not
     stats = run_crawl(monitor, args.source, classifier, overrides)
     print_summary(monitor, stats, client)
     for line in _maintain(client, monitor):
@@ -504,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--config", "-c", default=default_config, help="monitor config (YAML)")
     crawl.add_argument("--source", action="append", help="only this source (repeatable)")
     crawl.add_argument("--log-level", default="INFO")
+    crawl.add_argument("--refresh", action="store_true",
+                       help="process every page again, even unchanged ones (after changing brands or model)")
     crawl.set_defaults(func=cmd_crawl)
 
     demo = sub.add_parser("demo", help="serve the demo site and run the whole job on it")

@@ -47,7 +47,8 @@ def test_corrections_relabel_at_once_survive_recrawls_and_change_alerts(tmp_path
     # And a complaint the model got wrong the other way: a re-crawl keeps the team's label.
     broken = ids["/products/sony-wh-1000xm5.html#review-s2"]
     assert kuchikomi("sentiment", "correct", broken, "positive", "--config", str(config)).returncode == 0
-    again = crawl(config)
+    # --refresh: the pages are unchanged, and would otherwise not be processed again at all.
+    again = kuchikomi("crawl", "--config", str(config), "--refresh", "--log-level", "WARNING")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "2 as corrected by the team" in again.stdout
     after = stored(es_url, index_prefix)

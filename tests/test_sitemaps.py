@@ -3,6 +3,7 @@ import gzip
 import shutil
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 import yaml
@@ -79,6 +80,10 @@ def test_a_sitemap_source_is_crawled_and_recrawled_incrementally(tmp_path, es_ur
             "sony-wh-1000xm5.html", "usb-cable.html", "sony-wh-1000xm5-page2.html"}
         assert len(first) == 6
         # Only the cable page changed since: it alone is fetched again.
+        time.sleep(1.1)  # Last-Modified has a resolution of one second
+        cable = root / "products" / "usb-cable.html"
+        cable.write_text(cable.read_text(encoding="utf-8").replace("</body>", "<p>Sale!</p></body>"),
+                         encoding="utf-8")
         tomorrow = datetime.now(timezone.utc).replace(year=datetime.now().year + 1).date().isoformat()
         write_sitemaps(root, site.url, {"sony-wh-1000xm5.html": "2024-01-10", "usb-cable.html": tomorrow,
                                         "sony-wh-1000xm5-page2.html": "2024-02-01"})
