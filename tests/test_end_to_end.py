@@ -42,8 +42,8 @@ crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
     return path
 
 
-def crawl(config, env=None):
-    return subprocess.run([*KUCHIKOMI, "crawl", "--config", str(config), "--log-level", "WARNING"],
+def crawl(config, env=None, *options):
+    return subprocess.run([*KUCHIKOMI, "crawl", "--config", str(config), "--log-level", "WARNING", *options],
                           capture_output=True, text=True, timeout=300, env=env)
 
 
@@ -104,12 +104,17 @@ def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_pre
     records = client.search(index=f"{index_prefix}-alerts", size=10)["hits"]["hits"]
     assert len(records) == 3 and all(0 <= r["_source"]["latency_ms"] < 60000 for r in records)
 
+    # Again: every page answers 304, nothing is processed.
     second = crawl(config)
     assert second.returncode == 0, second.stderr[-3000:]
+    assert "4 pages (4 unchanged), 0 reviews indexed" in second.stdout
+    # And once more processing every page (--refresh): the alerts are recorded already, none is sent again.
+    third = crawl(config, None, "--refresh")
+    assert third.returncode == 0, third.stderr[-3000:]
     assert stored(es_url, index_prefix).keys() == docs.keys()
     assert len(webhook.alerts) == len(EXPECTED_ALERT_URLS)
     assert len(file_alerts(tmp_path / "alerts.jsonl")) == len(EXPECTED_ALERT_URLS)
-    assert "already recorded 3" in second.stdout
+    assert "already recorded 3" in third.stdout
 
 
 def test_webhook_that_fails_then_recovers_delivers_each_alert_once(tmp_path, site, es_url, index_prefix,
