@@ -92,8 +92,13 @@ def cmd_es(args) -> None:
 
 def cmd_extract(args) -> None:
     from crawlers.extract import extract_page
+    from crawlers.profile import ProfileError, load_profile
     try:
-        items, aggregate = extract_page(args.source, args.url)
+        profile = load_profile(args.profile) if args.profile else None
+    except ProfileError as exc:
+        _fail(str(exc))
+    try:
+        items, aggregate = extract_page(args.source, args.url, profile)
     except (OSError, ValueError) as exc:
         _fail(f"{args.source}: {exc}", 1)
     for item in items:
@@ -522,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract = sub.add_parser("extract", help="print the reviews the spider finds on one page (JSON lines)")
     extract.add_argument("source", help="a saved HTML file or an http(s) URL")
     extract.add_argument("--url", help="the page's original URL, for a saved file")
+    extract.add_argument("--profile", help="read the page with this site profile (a shipped name or a YAML file)")
     extract.set_defaults(func=cmd_extract)
 
     sentiment = sub.add_parser("sentiment", help="sentiment model tools")

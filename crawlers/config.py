@@ -17,6 +17,7 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
+from crawlers.profile import ProfileError, load_profile
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -95,6 +96,8 @@ SCHEMA: dict[str, Any] = {
                                               "or forum (an API: set platform)"},
                     "platform": {"enum": ["discourse", "hackernews", "stackexchange", "reddit"],
                                  "description": "for spider: forum"},
+                    "profile": {"type": "string", "minLength": 1,
+                                "description": "a site profile (shipped name or YAML path) for spider: reviews"},
                     "start_urls": {"type": "array", "minItems": 1,
                                    "items": {"type": "string", "pattern": "^https?://"},
                                    "description": "URLs; {query} in one is filled with each brand name and alias"},
@@ -252,6 +255,16 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
         if (source.get("spider") == "forum") != ("platform" in source):
             raise ConfigError(f"{path}: sources[{index}]: a forum source needs `platform` "
                               f"(discourse, hackernews, stackexchange, reddit), and only a forum source has one")
+    for index, source in enumerate(raw["sources"]):
+        if source.get("profile"):
+            if source.get("spider", "reviews") != "reviews":
+                raise ConfigError(f"{path}: sources[{index}].profile: only a reviews source reads pages with a profile")
+            if source["profile"].startswith((".", "/", "~")) or source["profile"].endswith((".yaml", ".yml")):
+                source["profile"] = str((path.parent / Path(source["profile"]).expanduser()).resolve())
+            try:
+                load_profile(source["profile"])
+            except ProfileError as exc:
+                raise ConfigError(f"{path}: sources[{index}].profile: {exc}") from exc
     names = [s["name"] for s in raw["sources"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

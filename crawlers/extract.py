@@ -9,7 +9,7 @@ from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 
 from crawlers import settings
-from crawlers.spiders.reviews import reviews_from_response
+from crawlers.spiders.reviews import profile_reviews, reviews_from_response
 from crawlers.structured_data import extract_graph, own_aggregate
 from pipelines.clean import CleanTextPipeline
 from pipelines.language import LanguagePipeline
@@ -32,11 +32,12 @@ def load_response(source: str, url: str | None = None) -> HtmlResponse:
     return HtmlResponse(url=url or path.resolve().as_uri(), body=body)
 
 
-def extract_page(source: str, url: str | None = None) -> tuple[list[dict], dict | None]:
+def extract_page(source: str, url: str | None = None, profile=None) -> tuple[list[dict], dict | None]:
     """(the page's reviews as the pipelines' text stages leave them, the page's own aggregate)."""
     response = load_response(source, url)
     items = []
-    for item in reviews_from_response(response, source="extract"):
+    found = profile_reviews(response, profile, "extract") if profile else reviews_from_response(response, "extract")
+    for item in found:
         try:
             for stage in TEXT_STAGES:
                 item = stage.process_item(item)

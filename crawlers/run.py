@@ -66,7 +66,7 @@ def run_crawl(monitor: Monitor, sources: list[str] | None = None, classifier=Non
     for source in chosen:
         crawler = process.create_crawler(SPIDERS[source.get("spider", "reviews")])
         crawlers[source["name"]] = crawler
-        options = {"platform": source["platform"]} if source.get("platform") else {}
+        options = {key: source[key] for key in ("platform", "profile") if source.get(key)}
         process.crawl(crawler, start_urls=start_urls(source, monitor.brands), source=source["name"],
                       follow_pagination=source.get("follow_pagination", True),
                       max_pages=source.get("max_pages"), **options)

@@ -10,6 +10,7 @@ from w3lib.url import canonicalize_url
 
 from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
+from crawlers.profile import load_profile
 from crawlers.structured_data import extract_graph, iter_reviews, own_aggregate, rating_of, text_of
 
 # Links a site uses for "next page"; kept as data so new layouts need no code.
@@ -25,8 +26,9 @@ class ReviewsSpider(scrapy.Spider):
     name = "reviews"
 
     def __init__(self, start_urls=None, source: str = "default", follow_pagination: bool = True,
-                 max_pages: int | None = None, **kwargs):
+                 max_pages: int | None = None, profile: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.profile = load_profile(profile) if profile else None
         if isinstance(start_urls, str):
             start_urls = [u for u in start_urls.split(",") if u]
         self.start_urls = list(start_urls or [])
@@ -51,12 +53,14 @@ class ReviewsSpider(scrapy.Spider):
             # Unchanged since the last crawl (304 or a stored copy): its reviews are indexed already.
             self.crawler.stats.inc_value("kuchikomi/pages_unchanged")
         else:
-            items = list(reviews_from_response(response, self.source))
+            items = list(profile_reviews(response, self.profile, self.source) if self.profile
+                         else reviews_from_response(response, self.source))
             if not items:
                 self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
             yield from items
         if self.follow_pagination and (self.max_pages is None or self.pages_seen < self.max_pages):
-            for url in next_page_urls(response):
+            profile_next = self.profile.next_page(response.text, response.url) if self.profile else None
+            for url in dict.fromkeys(([profile_next] if profile_next else []) + next_page_urls(response)):
                 yield response.follow(url, callback=self.parse)
 
 
@@ -68,6 +72,15 @@ def next_page_urls(response: HtmlResponse) -> list[str]:
             if absolute not in urls and canonicalize_url(absolute) != canonicalize_url(response.url):
                 urls.append(absolute)
     return urls
+
+
+def profile_reviews(response: HtmlResponse, profile, source: str = "default"):
+    """The reviews a site profile finds, with the page's own schema.org aggregate when it has one."""
+    aggregate = own_aggregate(None, extract_graph(response.text, response.url))
+    for item in profile.reviews(response.text, response.url, source):
+        item["aggregate_rating"] = aggregate
+        item["page_language"] = (response.xpath("/html/@lang").get() or "").strip() or None
+        yield item
 
 
 def reviews_from_response(response: HtmlResponse, source: str = "default"):

@@ -1,0 +1,132 @@
+"""Site profiles: CSS/XPath rules in YAML for pages whose reviews carry no structured data.
+
+A profile names the review block and, inside it, where each field is; loaded without code changes
+(`crawlers/profiles/<name>.yaml` ships with kuchikomi, any other path works too) and tried on a page
+with `kuchikomi extract PAGE --profile NAME`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import jsonschema
+import yaml
+from cssselect import SelectorError
+from lxml.etree import XPathError
+from parsel import Selector
+
+from crawlers.dates import to_iso8601
+from crawlers.items import ReviewItem
+
+PROFILES = Path(__file__).parent / "profiles"
+_RULE = {"type": "object", "additionalProperties": False, "minProperties": 1,
+         "properties": {"css": {"type": "string"}, "xpath": {"type": "string"},
+                        "attribute": {"type": "string"}, "regex": {"type": "string"}}}
+SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["name", "review", "fields"],
+    "properties": {
+        "name": {"type": "string"},
+        "review": {"type": "string", "description": "CSS selector of one review block (xpath: prefix for XPath)"},
+        "fields": {"type": "object", "additionalProperties": False, "required": ["body"],
+                   "properties": {name: _RULE for name in
+                                  ("review_id", "author", "rating", "date", "title", "body", "review_url")}},
+        "rating_scale": {"type": "object", "additionalProperties": False,
+                         "properties": {"best": {"type": "number"}, "worst": {"type": "number"}}},
+        "item_name": _RULE,
+        "next_page": _RULE,
+    },
+}
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+class ProfileError(ValueError):
+    pass
+
+
+@dataclass
+class Profile:
+    name: str
+    rules: dict
+
+    def _select(self, node: Selector, rule: dict) -> str | None:
+        found = node.xpath(rule["xpath"]) if "xpath" in rule else node.css(rule["css"]) if "css" in rule else [node]
+        for match in found:
+            value = match.attrib.get(rule["attribute"]) if "attribute" in rule else \
+                " ".join(" ".join(match.css("::text").getall()).split())
+            if value:
+                if "regex" in rule:
+                    matched = re.search(rule["regex"], value)
+                    if not matched:
+                        continue
+                    value = matched.group(1) if matched.groups() else matched.group(0)
+                return value.strip() or None
+        return None
+
+    def _blocks(self, page: Selector):
+        selector = self.rules["review"]
+        return page.xpath(selector[6:]) if selector.startswith("xpath:") else page.css(selector)
+
+    def _rating(self, text: str | None) -> dict | None:
+        number = _NUMBER.search(text or "")
+        if not number:
+            return None
+        scale = self.rules.get("rating_scale", {})
+        best, worst = float(scale.get("best", 5)), float(scale.get("worst", 1))
+        value = float(number.group(0).replace(",", "."))
+        normalized = min(max((value - worst) / (best - worst), 0.0), 1.0) if best > worst else None
+        return {"value": value, "best": best, "worst": worst,
+                "normalized": None if normalized is None else round(normalized, 4)}
+
+    def reviews(self, html: str, url: str, source: str = "default"):
+        page = Selector(text=html)
+        fetched = datetime.now(timezone.utc)
+        item_name = self._select(page, self.rules["item_name"]) if "item_name" in self.rules else None
+        for block in self._blocks(page):
+            field = {name: self._select(block, rule) for name, rule in self.rules["fields"].items()}
+            if not field.get("body") and not field.get("title"):
+                continue
+            review_url = field.get("review_url")
+            yield ReviewItem(
+                kind="review", source=source, source_url=url, site=urlsplit(url).hostname,
+                review_id=field.get("review_id"), review_url=review_url and urljoin(url, review_url),
+                author=field.get("author"), rating=self._rating(field.get("rating")), title=field.get("title"),
+                body=field.get("body"), published_at=to_iso8601(field.get("date"), relative_to=fetched),
+                item_name=item_name, fetched_at=fetched.isoformat(timespec="milliseconds"))
+
+    def next_page(self, html: str, url: str) -> str | None:
+        if "next_page" not in self.rules:
+            return None
+        link = self._select(Selector(text=html), self.rules["next_page"])
+        return urljoin(url, link) if link else None
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A shipped profile by name (amazon), or a YAML file; any problem is a ProfileError saying where."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = PROFILES / f"{name_or_path}.yaml"
+    try:
+        rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        shipped = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
+        raise ProfileError(f"{name_or_path}: no such profile file (shipped profiles: {shipped})") from exc
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(rules), key=lambda e: list(e.path))
+    if errors:
+        where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise ProfileError(f"{path}: {where}: {errors[0].message}")
+    profile = Profile(rules["name"], rules)
+    try:  # every selector is compiled once now, so a typo is an error here and not a silent miss later
+        probe = Selector(text="<html></html>")
+        profile._blocks(probe)
+        for rule in [*rules["fields"].values(), rules.get("item_name"), rules.get("next_page")]:
+            if rule:
+                profile._select(probe, rule)
+                re.compile(rule.get("regex", ""))
+    except (SelectorError, XPathError, ValueError, re.error) as exc:
+        raise ProfileError(f"{path}: a selector or regex does not compile: {exc}") from exc
+    return profile
