@@ -53,6 +53,14 @@ def cmd_crawl(args) -> None:
     if args.source:
         for name in args.source:
             monitor.source(name)
+    if args.loop:
+        from crawlers.schedule import run_loop
+        options = ["--log-level", args.log_level] + (["--refresh"] if args.refresh else [])
+        try:
+            run_loop(monitor, args.config, options, args.rounds, args.source, log=lambda m: print(m, flush=True))
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        return
     client = _preflight_elasticsearch(monitor.elasticsearch)
     classifier = _classifier(monitor.sentiment)
     overrides = {"LOG_LEVEL": args.log_level}
@@ -511,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--config", "-c", default=default_config, help="monitor config (YAML)")
     crawl.add_argument("--source", action="append", help="only this source (repeatable)")
     crawl.add_argument("--log-level", default="INFO")
+    crawl.add_argument("--loop", action="store_true",
+                       help="keep crawling: each source again when its `every` (default crawl.every, 1h) has passed")
+    crawl.add_argument("--rounds", type=int, help="with --loop: stop after this many rounds")
     crawl.add_argument("--refresh", action="store_true",
                        help="process every page again, even unchanged ones (after changing brands or model)")
     crawl.set_defaults(func=cmd_crawl)

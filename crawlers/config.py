@@ -102,6 +102,8 @@ SCHEMA: dict[str, Any] = {
                                    "items": {"type": "string", "pattern": "^https?://"},
                                    "description": "URLs; {query} in one is filled with each brand name and alias"},
                     "follow_pagination": {"type": "boolean"},
+                    "every": {"type": "string", "pattern": "^[0-9]+[smhd]$",
+                              "description": "how often `crawl --loop` crawls it, e.g. 30m, 6h, 1d"},
                     "max_pages": {"type": "integer", "minimum": 1},
                 },
             },
@@ -141,6 +143,8 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "user_agent": {"type": "string", "minLength": 1},
+                "every": {"type": "string", "pattern": "^[0-9]+[smhd]$",
+                          "description": "default schedule of `crawl --loop`, e.g. 1h"},
                 "contact_url": {"type": "string"},
                 "obey_robots_txt": {"type": "boolean"},
                 "download_delay": {"type": "number", "minimum": 0},
