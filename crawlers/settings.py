@@ -46,6 +46,7 @@ ITEM_PIPELINES = {
     "pipelines.index.ElasticsearchPipeline": 700,
     "pipelines.alert.AlertPipeline": 800,
 }
-# Items of one page travel the pipelines together, so sentiment and bulk writes see whole batches.
-CONCURRENT_ITEMS = 200
+# Items of one page travel the pipelines together, so sentiment and bulk writes see whole batches;
+# moderate, because Scrapy starts this many item tasks per response whatever its item count.
+CONCURRENT_ITEMS = 64
 KUCHIKOMI_BULK_SIZE = 200

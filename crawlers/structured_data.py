@@ -12,6 +12,11 @@ from typing import Any, Iterator
 import extruct
 
 SYNTAXES = ["json-ld", "microdata", "rdfa"]
+# Attributes without which a page holds no markup of a syntax: checked on the text first, because the
+# parsers (RDFa above all) cost more than the rest of a page's processing.
+SYNTAX_MARKERS = {"json-ld": re.compile(r"application/ld\+json", re.I),
+                  "microdata": re.compile(r"\bitemscope\b", re.I),
+                  "rdfa": re.compile(r"\b(?:typeof|property|vocab)\s*=", re.I)}
 SCHEMA_PREFIX = re.compile(r"^https?://schema\.org/")
 REVIEW_TYPES = {"Review", "UserReview", "CriticReview", "EmployerReview", "ClaimReview"}
 # Entities whose aggregate describes a whole shop or site, not the reviewed item.
@@ -21,7 +26,11 @@ DEFAULT_BEST, DEFAULT_WORST = 5.0, 1.0
 
 def extract_graph(html: str | bytes, url: str) -> list[dict]:
     """All top-level schema.org nodes on the page, in one shape whatever the syntax."""
-    data = extruct.extract(html, base_url=url, syntaxes=SYNTAXES, uniform=True, errors="log")
+    text = html if isinstance(html, str) else html.decode("utf-8", "replace")
+    syntaxes = [syntax for syntax in SYNTAXES if SYNTAX_MARKERS[syntax].search(text)]
+    if not syntaxes:
+        return []
+    data = extruct.extract(html, base_url=url, syntaxes=syntaxes, uniform=True, errors="log")
     nodes: list[dict] = []
     for node in data.get("json-ld", []):
         nodes.extend(_unwrap_graph(node))

@@ -2,6 +2,9 @@
 
 Scrapy hands a page's items to the pipelines concurrently; batching them lets the sentiment
 model and the bulk writer work on many at once without blocking the crawl's event loop.
+Group commit: a batch starts as soon as a worker is free, taking every item submitted so far (those
+of the same event-loop turn go together); while all workers are busy, items wait and the next batch
+takes them, up to max_size. So a quiet crawl waits for nothing and a busy one gets big batches.
 """
 from __future__ import annotations
 
@@ -11,14 +14,13 @@ from typing import Any, Callable
 
 
 class MicroBatcher:
-    def __init__(self, process_batch: Callable[[list], list], max_size: int, max_wait: float,
-                 name: str, workers: int = 1):
+    def __init__(self, process_batch: Callable[[list], list], max_size: int, name: str, workers: int = 1):
         self.process_batch = process_batch
         self.max_size = max_size
-        self.max_wait = max_wait
+        self.workers = workers
         self.pending: list[tuple[Any, asyncio.Future]] = []
         self.running: set[asyncio.Future] = set()
-        self.timer: asyncio.TimerHandle | None = None
+        self.scheduled = False
         # One worker by default: batches run in order, and a model is never driven from two threads.
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
@@ -26,22 +28,23 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending.append((value, future))
-        if len(self.pending) >= self.max_size:
-            self._flush()
-        elif self.timer is None:
-            self.timer = loop.call_later(self.max_wait, self._flush)
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self._dispatch)  # after the other items of this turn have joined
         return await future
 
-    def _flush(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, []
-        task = asyncio.ensure_future(self._run(batch))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
+    def _dispatch(self) -> None:
+        self.scheduled = False
+        while self.pending and len(self.running) < self.workers:
+            batch, self.pending = self.pending[:self.max_size], self.pending[self.max_size:]
+            task = asyncio.ensure_future(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future) -> None:
+        self.running.discard(task)
+        if self.pending:
+            self._dispatch()
 
     async def _run(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         loop = asyncio.get_running_loop()
@@ -58,7 +61,8 @@ class MicroBatcher:
                 future.set_result(result)
 
     async def close(self) -> None:
-        self._flush()
-        if self.running:
-            await asyncio.gather(*self.running, return_exceptions=True)
+        while self.pending or self.running:
+            self._dispatch()
+            if self.running:
+                await asyncio.gather(*list(self.running), return_exceptions=True)
         self.executor.shutdown(wait=True)

@@ -45,7 +45,7 @@ class ElasticsearchPipeline:
         if replayed:
             logger.info("replayed %d spooled documents into Elasticsearch", replayed)
             self.stats.inc_value("kuchikomi/index/replayed", replayed)
-        self.batcher = MicroBatcher(self._write, max_size=self.batch_size, max_wait=0.2, name="bulk",
+        self.batcher = MicroBatcher(self._write, max_size=self.batch_size, name="bulk",
                                     workers=BULK_REQUESTS_IN_FLIGHT)
 
     def _write(self, docs: list[dict]) -> list[str | None]:

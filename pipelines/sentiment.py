@@ -28,7 +28,7 @@ class SentimentPipeline:
         self.classifier = classifier
         self.corrections = corrections
         self.stats = stats
-        self.batcher = MicroBatcher(self._classify, max_size=COLLECT, max_wait=0.05, name="sentiment")
+        self.batcher = MicroBatcher(self._classify, max_size=COLLECT, name="sentiment")
 
     @classmethod
     def from_crawler(cls, crawler):
