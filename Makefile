@@ -4,6 +4,7 @@
 # make bench-alerts: alert latency (fetch -> webhook) and delivery rate, see bench/alerts.py.
 # make bench-sentiment: sentiment texts/second against the naive pipeline, see bench/sentiment.py.
 # make bench-index: indexing stage vs helpers.bulk, report query latency on 1M reviews, see bench/index.py.
+# make bench-crawl: crawl pages/second and peak RSS against a bare Scrapy spider, see bench/crawl.py.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test eval bench-alerts bench-sentiment bench-index clean
+.PHONY: setup demo test eval bench-alerts bench-sentiment bench-index bench-crawl clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -44,6 +45,9 @@ bench-sentiment: setup
 
 bench-index: setup
 	$(PY) bench/index.py
+
+bench-crawl: setup
+	$(PY) bench/crawl.py
 
 clean:
 	rm -rf $(VENV)
