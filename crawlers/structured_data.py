@@ -1,4 +1,4 @@
-"""Reviews from schema.org markup (JSON-LD, microdata, RDFa), found by extruct.
+"""Reviews from schema.org markup (JSON-LD, microdata, RDFa) and microformats (h-review), found by extruct.
 
 Every syntax is brought to one JSON-LD-like shape, then the graph is walked: each `Review`
 becomes one item, tied to the entity it sits in (Product, Recipe, ...) or names in
@@ -11,12 +11,16 @@ from typing import Any, Iterator
 
 import extruct
 
-SYNTAXES = ["json-ld", "microdata", "rdfa"]
+SYNTAXES = ["json-ld", "microdata", "rdfa", "microformat"]
 # Attributes without which a page holds no markup of a syntax: checked on the text first, because the
 # parsers (RDFa above all) cost more than the rest of a page's processing.
 SYNTAX_MARKERS = {"json-ld": re.compile(r"application/ld\+json", re.I),
                   "microdata": re.compile(r"\bitemscope\b", re.I),
-                  "rdfa": re.compile(r"\b(?:typeof|property|vocab)\s*=", re.I)}
+                  "rdfa": re.compile(r"\b(?:typeof|property|vocab)\s*=", re.I),
+                  "microformat": re.compile(r"class\s*=\s*[\"'][^\"']*\bh-?review", re.I)}
+# microformats (h-review, h-review-aggregate and their v1 forms) -> schema.org: property names as data.
+# An h-card reviewed is a place or business, not the site itself (Organization is treated as site-wide).
+MF_ENTITY_TYPES = {"h-event": "Event", "h-card": "LocalBusiness", "h-product": "Product", "h-item": "Thing"}
 SCHEMA_PREFIX = re.compile(r"^https?://schema\.org/")
 REVIEW_TYPES = {"Review", "UserReview", "CriticReview", "EmployerReview", "ClaimReview"}
 # Entities whose aggregate describes a whole shop or site, not the reviewed item.
@@ -36,7 +40,65 @@ def extract_graph(html: str | bytes, url: str) -> list[dict]:
         nodes.extend(_unwrap_graph(node))
     nodes.extend(data.get("microdata", []))
     nodes.extend(n for n in (_from_rdfa(node) for node in data.get("rdfa", [])) if n.get("@type"))
+    nodes.extend(n for n in (_from_microformat(item) for item in data.get("microformat", [])) if n)
     return _link(nodes)
+
+
+def _mf_first(properties: dict, *names: str) -> Any:
+    for name in names:
+        values = properties.get(name) or []
+        if values:
+            return values[0] if isinstance(values, list) else values
+    return None
+
+
+def _mf_text(value: Any) -> str | None:
+    """Text of a microformat value: a string, an embedded item's name, or e-* content's value."""
+    if isinstance(value, dict):
+        return _mf_text(_mf_first(value, "name")) or _mf_text(value.get("value"))
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _mf_entity(value: Any) -> dict | None:
+    # extruct's uniform shape: {"@type": ["h-item"], "name": [...], "url": [...], "value": ...}
+    if isinstance(value, dict) and "@type" in value:
+        kind = next((MF_ENTITY_TYPES[t] for t in value["@type"] if t in MF_ENTITY_TYPES), "Thing")
+        return {"@type": kind, "name": _mf_text(value), "url": _mf_first(value, "url")}
+    text = _mf_text(value)
+    return {"@type": "Thing", "name": text} if text else None
+
+
+def _mf_item(properties: dict) -> Any:
+    """The reviewed item; v1 markup may come back as several partial items: the first that has a name."""
+    items = properties.get("item") or []
+    named = [i for i in items if isinstance(i, dict) and _mf_text(_mf_first(i, "name"))]
+    return (named or items or [None])[0]
+
+
+def _from_microformat(item: dict) -> dict | None:
+    """An h-review as a schema.org Review; an h-review-aggregate as its item with an AggregateRating."""
+    types, properties = item.get("@type", []), item
+    rating = {"@type": "Rating", "ratingValue": _mf_first(properties, "rating", "average"),
+              "bestRating": _mf_first(properties, "best") or DEFAULT_BEST,
+              "worstRating": _mf_first(properties, "worst") or DEFAULT_WORST}
+    if "h-review-aggregate" in types:
+        entity = _mf_entity(_mf_item(properties)) or \
+            _mf_entity(next(iter(item.get("children", [])), None)) or {"@type": "Thing",
+                                                                       "name": _mf_text(_mf_first(properties, "name"))}
+        entity["aggregateRating"] = {**rating, "@type": "AggregateRating",
+                                     "ratingCount": _mf_first(properties, "count", "votes")}
+        return entity
+    if "h-review" not in types:
+        return None
+    author = _mf_first(properties, "author", "reviewer")
+    return {"@type": "Review",
+            "name": _mf_text(_mf_first(properties, "name", "summary")),
+            "reviewBody": _mf_text(_mf_first(properties, "content", "description")),
+            "author": _mf_text(author),
+            "datePublished": _mf_text(_mf_first(properties, "published", "reviewed")),
+            "url": _mf_first(properties, "url"),
+            "reviewRating": rating if rating["ratingValue"] is not None else None,
+            "itemReviewed": _mf_entity(_mf_item(properties))}
 
 
 def _link(nodes: list[dict]) -> list[dict]:

@@ -1,4 +1,6 @@
 """Review extraction from schema.org markup: real third-party pages and self-written cases."""
+import json
+
 import pytest
 from scrapy.http import HtmlResponse
 
@@ -108,3 +110,47 @@ def test_pagination_links_are_followed_but_not_self_links():
     <a class="next" href="/reviews?page=2">next</a><a rel="next" href="/reviews">same page</a></body></html>"""
     response = HtmlResponse(url="https://example.com/reviews", body=html)
     assert next_page_urls(response) == ["https://example.com/reviews?page=2"]
+
+
+def mf_value(value):
+    """A value of the microformats-parser output: a string, or an embedded item's name."""
+    if isinstance(value, dict):
+        return value.get("properties", {}).get("name", [value.get("value")])[0]
+    return value
+
+
+def test_microformats_h_review_and_aggregates_match_the_parser_output(shared):
+    folder = shared / "fixtures" / "reviews" / "microformats-hreview"
+    checked = 0
+    for page in sorted(folder.glob("*.html")):
+        [expected] = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))["items"]
+        properties = expected["properties"]
+        response = HtmlResponse("http://example.com/", body=page.read_bytes(), encoding="utf-8")
+        if expected["type"] == ["h-review"]:
+            [item] = reviews_from_response(response)
+            if "rating" in properties:
+                assert item["rating"]["value"] == float(properties["rating"][0]), page.name
+            if mf_value((properties.get("item") or [None])[0]):
+                assert item["item_name"] == mf_value(properties["item"][0]), page.name
+            if "name" in properties:
+                assert item["title"] == properties["name"][0], page.name
+        else:
+            aggregate = own_aggregate(None, extract_graph(response.text, response.url))
+            value = (properties.get("average") or properties.get("rating"))[0]
+            assert aggregate["value"] == float(value), page.name
+            assert aggregate["best"] == float(properties.get("best", ["5"])[0]), page.name
+            if "count" in properties:
+                assert aggregate["count"] == int(properties["count"][0]), page.name
+        checked += 1
+    assert checked == 14
+
+
+@pytest.mark.parametrize("page, value, count", [
+    ("play_hulu.html", 4.012990474700928, 325156),
+    ("play_com.mg.android_weatherpro.html", 4.236471652984619, 53296),
+    ("play_com.hasbro.mlpcoreAPPSTORE.html", 4.313517093658447, 60944),
+])
+def test_google_play_microdata_aggregates(shared, page, value, count):
+    html = (shared / "fixtures" / "reviews" / "googleplay" / page).read_bytes().decode("utf-8", "replace")
+    aggregate = own_aggregate(None, extract_graph(html, "https://play.google.com/store/apps/details"))
+    assert (aggregate["value"], aggregate["count"]) == (value, count)
