@@ -9,6 +9,7 @@ from scrapy.http import Response
 
 from crawlers.feeds import parse_feed
 from crawlers.items import ReviewItem
+from crawlers.spiders import url_list
 
 
 class FeedSpider(scrapy.Spider):
@@ -18,9 +19,7 @@ class FeedSpider(scrapy.Spider):
         kwargs.pop("follow_pagination", None)
         kwargs.pop("max_pages", None)
         super().__init__(**kwargs)
-        if isinstance(start_urls, str):
-            start_urls = [u for u in start_urls.split(",") if u]
-        self.start_urls = list(start_urls or [])
+        self.start_urls = url_list(start_urls)
         self.source = source
 
     async def start(self):

@@ -14,6 +14,7 @@ import scrapy
 from crawlers.forums import READERS
 from crawlers.items import ReviewItem
 from crawlers.seen import SeenReviews
+from crawlers.spiders import url_list
 from pipelines.dedup import document_id
 
 
@@ -26,9 +27,7 @@ class ForumSpider(scrapy.Spider):
         super().__init__(**kwargs)
         if platform not in READERS:
             raise ValueError(f"platform {platform!r}: use one of {', '.join(READERS)}")
-        if isinstance(start_urls, str):
-            start_urls = [u for u in start_urls.split(",") if u]
-        self.start_urls = list(start_urls or [])
+        self.start_urls = url_list(start_urls)
         self.source = source
         self.read = READERS[platform]
         self.max_pages = int(max_pages) if max_pages else None

@@ -11,6 +11,7 @@ from w3lib.url import canonicalize_url
 from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
 from crawlers.profile import load_profile
+from crawlers.spiders import url_list
 from crawlers.structured_data import extract_graph, iter_reviews, own_aggregate, rating_of, text_of
 
 # Links a site uses for "next page"; kept as data so new layouts need no code.
@@ -29,9 +30,7 @@ class ReviewsSpider(scrapy.Spider):
                  max_pages: int | None = None, profile: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.profile = load_profile(profile) if profile else None
-        if isinstance(start_urls, str):
-            start_urls = [u for u in start_urls.split(",") if u]
-        self.start_urls = list(start_urls or [])
+        self.start_urls = url_list(start_urls)
         self.source = source
         self.follow_pagination = follow_pagination
         self.max_pages = int(max_pages) if max_pages else None

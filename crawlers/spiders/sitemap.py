@@ -16,6 +16,7 @@ from crawlers import source_state
 from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
 from crawlers.main_text import main_text
+from crawlers.spiders import url_list
 from crawlers.spiders.reviews import reviews_from_response
 
 
@@ -26,9 +27,7 @@ class SitemapReviewsSpider(SitemapSpider):
         kwargs.pop("follow_pagination", None)
         kwargs.pop("max_pages", None)
         super().__init__(**kwargs)
-        if isinstance(start_urls, str):
-            start_urls = [u for u in start_urls.split(",") if u]
-        self.sitemap_urls = list(start_urls or [])
+        self.sitemap_urls = url_list(start_urls)
         self.source = source
         self.started_at = datetime.now(timezone.utc)
         last = source_state.load(source).get("last_complete_crawl")
