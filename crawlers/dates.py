@@ -19,6 +19,8 @@ def to_iso8601(value: str | None, relative_to: datetime | None = None) -> str | 
     if not value:
         return None
     text = value.strip()
+    if text.isdigit() and len(text) in (10, 13):  # Unix time in seconds or milliseconds (data-created="1411567255")
+        return datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), timezone.utc).isoformat()
     try:
         if len(text) == 10:
             return date.fromisoformat(text).isoformat()

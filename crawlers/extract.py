@@ -9,7 +9,7 @@ from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 
 from crawlers import settings
-from crawlers.spiders.reviews import profile_reviews, reviews_from_response
+from crawlers.spiders.reviews import profile_reviews, structured_items
 from crawlers.structured_data import extract_graph, own_aggregate
 from pipelines.clean import CleanTextPipeline
 from pipelines.language import LanguagePipeline
@@ -36,7 +36,7 @@ def extract_page(source: str, url: str | None = None, profile=None) -> tuple[lis
     """(the page's reviews as the pipelines' text stages leave them, the page's own aggregate)."""
     response = load_response(source, url)
     items = []
-    found = profile_reviews(response, profile, "extract") if profile else reviews_from_response(response, "extract")
+    found = profile_reviews(response, profile, "extract") if profile else structured_items(response, "extract")
     for item in found:
         try:
             for stage in TEXT_STAGES:

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from urllib.parse import urljoin
 
 import feedparser
-from lxml import html as lxml_html
-from lxml.etree import ParserError
+
+from pipelines.clean import clean_text
 
 
 @dataclass
@@ -31,14 +31,10 @@ class ParsedFeed:
 
 
 def html_to_text(markup: str | None) -> str | None:
-    """Visible text of an HTML fragment, one space between blocks."""
+    """Visible text of an HTML fragment: paragraphs on their own lines, inline tags joined as shown."""
     if not markup or not markup.strip():
         return None
-    try:
-        text = lxml_html.fromstring(markup).text_content()
-    except (ParserError, ValueError):
-        text = markup
-    return " ".join(text.split()) or None
+    return clean_text(markup)
 
 
 def _timestamp(entry) -> str | None:

@@ -1,4 +1,5 @@
-"""Community posts from forum and Q&A APIs: Discourse, Hacker News (Algolia), Stack Exchange, Reddit.
+"""Community posts from forum and Q&A APIs: Discourse, Hacker News (Algolia), Stack Exchange, Reddit,
+Zhihu columns.
 
 Each reader turns one API reply into a Page: its posts, which page to ask for next (None: the last),
 and whether pages run newest first (then paging may stop at the first page of known posts).
@@ -30,6 +31,7 @@ class Post:
     text: str | None
     published_at: str | None
     thread: str | None = None
+    votes: int | None = None  # likes, points or score
 
 
 def _with_query(url: str, **changes) -> str:
@@ -54,6 +56,14 @@ def _iso(value) -> str | None:
 # newest first (past the end: the last ~20). Paging asks for last+20 until a page brings nothing new. /posts.json (latest across the
 # forum) pages backwards with ?before={lowest id}.
 DISCOURSE_CHUNK = 20
+DISCOURSE_LIKE_ACTION = 2  # actions_summary id of a like
+
+
+def _discourse_likes(post: dict) -> int | None:
+    for action in post.get("actions_summary") or []:
+        if isinstance(action, dict) and action.get("id") == DISCOURSE_LIKE_ACTION:
+            return action.get("count")
+    return post.get("like_count")
 
 
 def discourse(data: dict, url: str) -> Page:
@@ -64,7 +74,7 @@ def discourse(data: dict, url: str) -> Page:
                   url=f"{base}/t/{p.get('topic_slug') or '-'}/{p['topic_id']}/{p['post_number']}",
                   author=p.get("username"), title=p.get("topic_title") or data.get("title"),
                   text=html_to_text(p.get("cooked")), published_at=_iso(p.get("created_at")),
-                  thread=str(p.get("topic_id")))
+                  thread=str(p.get("topic_id")), votes=_discourse_likes(p))
              for p in raw if isinstance(p, dict) and "id" in p and "topic_id" in p]
     if not raw:
         return Page(posts, None, latest)
@@ -84,7 +94,8 @@ def hackernews(data: dict, url: str) -> Page:
         posts = [Post(post_id=f"hn:{hit['objectID']}", url=_hn_item_url(hit["objectID"]), author=hit.get("author"),
                       title=hit.get("title") or hit.get("story_title"),
                       text=html_to_text(hit.get("comment_text") or hit.get("story_text")) or hit.get("title"),
-                      published_at=_iso(hit.get("created_at")), thread=str(hit.get("story_id") or hit["objectID"]))
+                      published_at=_iso(hit.get("created_at")), thread=str(hit.get("story_id") or hit["objectID"]),
+                      votes=hit.get("points"))
                  for hit in data["hits"] if isinstance(hit, dict) and hit.get("objectID")]
         page, pages = data.get("page", 0), data.get("nbPages", 0)
         return Page(posts, _with_query(url, page=page + 1) if page + 1 < pages else None,
@@ -99,7 +110,7 @@ def hackernews(data: dict, url: str) -> Page:
         if text and item.get("author"):
             posts.append(Post(post_id=f"hn:{item['id']}", url=_hn_item_url(item["id"]), author=item.get("author"),
                               title=item.get("title"), text=text, published_at=_iso(item.get("created_at")),
-                              thread=str(item.get("story_id") or item["id"])))
+                              thread=str(item.get("story_id") or item["id"]), votes=item.get("points")))
     return Page(posts, None, False)
 
 
@@ -117,7 +128,8 @@ def stackexchange(data: dict, url: str) -> Page:
                           url=item.get("link") or url, author=owner.get("display_name"),
                           title=html_to_text(item.get("title")),
                           text=html_to_text(item.get("body")) or html_to_text(item.get("title")),
-                          published_at=_iso(item.get("creation_date")), thread=str(item.get("question_id"))))
+                          published_at=_iso(item.get("creation_date")), thread=str(item.get("question_id")),
+                          votes=item.get("score")))
     query = dict(parse_qsl(urlsplit(url).query))
     page = int(query.get("page", 1)) if query.get("page", "1").isdigit() else 1
     return Page(posts, _with_query(url, page=page + 1) if data.get("has_more") else None,
@@ -137,16 +149,49 @@ def reddit(data: dict, url: str) -> Page:
                           author=item.get("author"), title=item.get("title") or item.get("link_title"),
                           text=item.get("selftext") or item.get("body") or item.get("title"),
                           published_at=_iso(item.get("created_utc")),
-                          thread=item.get("link_id") or item.get("name")))
+                          thread=item.get("link_id") or item.get("name"), votes=item.get("score")))
     after = listing.get("after")
     query = dict(parse_qsl(urlsplit(url).query))
     newest_first = urlsplit(url).path.rstrip("/").endswith("/new.json") or query.get("sort") == "new"
     return Page(posts, _with_query(url, after=after) if after else None, newest_first)
 
 
-READERS: dict[str, Callable[[dict, str], Page]] = {
+def _zhihu_post(post: dict, url: str) -> Post | None:
+    post_id = post.get("slug") or post.get("id")
+    if not post_id or not isinstance(post, dict):
+        return None
+    author = post.get("author") or {}
+    link = post.get("url") or f"/p/{post_id}"
+    return Post(post_id=f"zhihu:{post_id}", url=urljoin("https://zhuanlan.zhihu.com", link),
+                author=author.get("name") if isinstance(author, dict) else None, title=post.get("title"),
+                text=html_to_text(post.get("content")) or html_to_text(post.get("excerpt") or post.get("summary")),
+                published_at=_iso(post.get("publishedTime") or post.get("created")),
+                thread=(post.get("column") or {}).get("slug"),
+                votes=post.get("likesCount", post.get("voteup_count")))
+
+
+def zhihu(data: dict | list, url: str) -> Page:
+    """Zhihu column (专栏) APIs: one post, a column's post list (a JSON list, paged by offset), or
+    the v4 list ({"data": [...], "paging": {"is_end", "next"}}). All newest first."""
+    if isinstance(data, list):
+        posts = [p for p in (_zhihu_post(item, url) for item in data if isinstance(item, dict)) if p]
+        query = dict(parse_qsl(urlsplit(url).query))
+        limit = int(query["limit"]) if query.get("limit", "").isdigit() else 10
+        offset = int(query["offset"]) if query.get("offset", "").isdigit() else 0
+        return Page(posts, _with_query(url, limit=limit, offset=offset + len(data)) if len(data) >= limit else None,
+                    True)
+    if isinstance(data.get("data"), list):
+        posts = [p for p in (_zhihu_post(item, url) for item in data["data"] if isinstance(item, dict)) if p]
+        paging = data.get("paging") or {}
+        return Page(posts, None if paging.get("is_end", True) else paging.get("next"), True)
+    post = _zhihu_post(data, url)
+    return Page([post] if post else [], None, False)
+
+
+READERS: dict[str, Callable[[dict | list, str], Page]] = {
     "discourse": discourse,
     "hackernews": hackernews,
     "stackexchange": stackexchange,
     "reddit": reddit,
+    "zhihu": zhihu,
 }

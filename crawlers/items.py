@@ -18,6 +18,7 @@ class ReviewItem(scrapy.Item):
     page_language = scrapy.Field()   # what the page declares (html lang, inLanguage)
     item_name = scrapy.Field()       # the product, recipe, place... being reviewed
     aggregate_rating = scrapy.Field()  # the item's own {"value", "best", "worst", "normalized", "count"}
+    votes = scrapy.Field()           # likes / upvotes / points the post or review has, when the page shows them
     fetched_at = scrapy.Field()      # ISO 8601 UTC
     # Added by the pipelines
     language = scrapy.Field()

@@ -20,6 +20,7 @@ from parsel import Selector
 
 from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
+from pipelines.clean import clean_text
 
 PROFILES = Path(__file__).parent / "profiles"
 _RULE = {"type": "object", "additionalProperties": False, "minProperties": 1,
@@ -29,13 +30,15 @@ SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["name", "review", "fields"],
     "properties": {
         "name": {"type": "string"},
+        "kind": {"enum": ["review", "post"], "description": "what a block is: a rated review, or a post/comment/answer"},
         "review": {"type": "string", "description": "CSS selector of one review block (xpath: prefix for XPath)"},
         "fields": {"type": "object", "additionalProperties": False, "required": ["body"],
-                   "properties": {name: _RULE for name in
-                                  ("review_id", "author", "rating", "date", "title", "body", "review_url")}},
+                   "properties": {name: _RULE for name in ("review_id", "author", "rating", "date", "title",
+                                                           "body", "review_url", "votes")}},
         "rating_scale": {"type": "object", "additionalProperties": False,
                          "properties": {"best": {"type": "number"}, "worst": {"type": "number"}}},
         "item_name": _RULE,
+        "thread_title": {**_RULE, "description": "the page's thread or question title, for blocks without a title"},
         "next_page": _RULE,
     },
 }
@@ -54,8 +57,8 @@ class Profile:
     def _select(self, node: Selector, rule: dict) -> str | None:
         found = node.xpath(rule["xpath"]) if "xpath" in rule else node.css(rule["css"]) if "css" in rule else [node]
         for match in found:
-            value = match.attrib.get(rule["attribute"]) if "attribute" in rule else \
-                " ".join(" ".join(match.css("::text").getall()).split())
+            # Text keeps CJK runs split by inline tags whole (多谢<b>你</b>) and paragraphs on their own lines.
+            value = match.attrib.get(rule["attribute"]) if "attribute" in rule else clean_text(match.get())
             if value:
                 if "regex" in rule:
                     matched = re.search(rule["regex"], value)
@@ -84,15 +87,18 @@ class Profile:
         page = Selector(text=html)
         fetched = datetime.now(timezone.utc)
         item_name = self._select(page, self.rules["item_name"]) if "item_name" in self.rules else None
+        thread_title = self._select(page, self.rules["thread_title"]) if "thread_title" in self.rules else None
         for block in self._blocks(page):
             field = {name: self._select(block, rule) for name, rule in self.rules["fields"].items()}
             if not field.get("body") and not field.get("title"):
                 continue
             review_url = field.get("review_url")
+            votes = _NUMBER.search((field.get("votes") or "").replace(",", ""))
             yield ReviewItem(
-                kind="review", source=source, source_url=url, site=urlsplit(url).hostname,
+                kind=self.rules.get("kind", "review"), source=source, source_url=url, site=urlsplit(url).hostname,
                 review_id=field.get("review_id"), review_url=review_url and urljoin(url, review_url),
-                author=field.get("author"), rating=self._rating(field.get("rating")), title=field.get("title"),
+                author=field.get("author"), rating=self._rating(field.get("rating")),
+                title=field.get("title") or thread_title, votes=int(float(votes.group(0))) if votes else None,
                 body=field.get("body"), published_at=to_iso8601(field.get("date"), relative_to=fetched),
                 item_name=item_name, fetched_at=fetched.isoformat(timespec="milliseconds"))
 
@@ -123,7 +129,8 @@ def load_profile(name_or_path: str) -> Profile:
     try:  # every selector is compiled once now, so a typo is an error here and not a silent miss later
         probe = Selector(text="<html></html>")
         profile._blocks(probe)
-        for rule in [*rules["fields"].values(), rules.get("item_name"), rules.get("next_page")]:
+        for rule in [*rules["fields"].values(), rules.get("item_name"), rules.get("thread_title"),
+                     rules.get("next_page")]:
             if rule:
                 profile._select(probe, rule)
                 re.compile(rule.get("regex", ""))

@@ -23,6 +23,10 @@ SYNTAX_MARKERS = {"json-ld": re.compile(r"application/ld\+json", re.I),
 MF_ENTITY_TYPES = {"h-event": "Event", "h-card": "LocalBusiness", "h-product": "Product", "h-item": "Thing"}
 SCHEMA_PREFIX = re.compile(r"^https?://schema\.org/")
 REVIEW_TYPES = {"Review", "UserReview", "CriticReview", "EmployerReview", "ClaimReview"}
+# Community writing: forum posts and their replies, Q&A answers. Each with a text becomes a post.
+POST_TYPES = {"DiscussionForumPosting", "SocialMediaPosting", "Comment", "Answer", "Question"}
+# interactionStatistic types that count approval (likes, upvotes), as a post's `votes`.
+VOTE_ACTIONS = {"LikeAction", "VoteAction", "AgreeAction"}
 # Entities whose aggregate describes a whole shop or site, not the reviewed item.
 SITE_WIDE_TYPES = {"Organization", "WebSite", "WebPage", "Corporation", "OnlineStore", "Brand"}
 DEFAULT_BEST, DEFAULT_WORST = 5.0, 1.0
@@ -228,6 +232,49 @@ def iter_reviews(nodes: list[dict]) -> Iterator[tuple[dict, dict | None]]:
     # Containers first, so a review that is also a top-level node is reached through its item.
     for top in sorted(nodes, key=lambda n: bool(types_of(n) & REVIEW_TYPES)):
         yield from walk(top, None)
+
+
+def iter_posts(nodes: list[dict]) -> Iterator[tuple[dict, dict | None]]:
+    """(post node, the thread it replies to) for every forum post, comment or answer with a text."""
+    seen: set[int] = set()
+
+    def walk(node: Any, thread: dict | None) -> Iterator[tuple[dict, dict | None]]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item, thread)
+            return
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        is_post = bool(types_of(node) & POST_TYPES)
+        if is_post and post_text(node):
+            yield node, thread
+        for key, value in node.items():
+            if not key.startswith("@") and key != "author":
+                yield from walk(value, node if is_post and thread is None else thread)
+
+    for top in nodes:
+        yield from walk(top, None)
+
+
+def post_text(node: dict) -> str | None:
+    return text_of(node.get("articleBody")) or text_of(node.get("text")) or text_of(node.get("description"))
+
+
+def votes_of(node: dict) -> int | None:
+    """Likes or upvotes: schema.org upvoteCount, or an InteractionCounter of a like/vote action."""
+    if node.get("upvoteCount") is not None:
+        count = number_of(node["upvoteCount"])
+        return int(count) if count is not None else None
+    counters = node.get("interactionStatistic") or []
+    for counter in counters if isinstance(counters, list) else [counters]:
+        if isinstance(counter, dict):
+            action = counter.get("interactionType")
+            action = action.get("@type") if isinstance(action, dict) else action
+            if str(action or "").rstrip("/").split("/")[-1] in VOTE_ACTIONS:
+                count = number_of(counter.get("userInteractionCount"))
+                return int(count) if count is not None else None
+    return None
 
 
 def own_aggregate(entity: dict | None, nodes: list[dict]) -> dict | None:

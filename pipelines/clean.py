@@ -12,6 +12,21 @@ _MARKUP = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z0-9]+;")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_LATIN_END = re.compile(r"[A-Za-z0-9\u00c0-\u024f]$")
+_LATIN_START = re.compile(r"^[A-Za-z0-9\u00c0-\u024f]")
+
+
+def _joined_text(soup: BeautifulSoup) -> str:
+    """Text nodes joined as a browser shows them: CJK split by inline tags stays whole (多谢<b>你</b>), while
+    two Latin words that only a tag separates (<span>By</span><a>Ann</a>) keep a space between them."""
+    parts: list[str] = []
+    for text in soup.strings:  # comments and doctypes are not text
+        if not text:
+            continue
+        if parts and _LATIN_END.search(parts[-1]) and _LATIN_START.match(text):
+            parts.append(" ")
+        parts.append(text)
+    return "".join(parts)
 
 
 def clean_text(value: str | None) -> str | None:
@@ -23,7 +38,8 @@ def clean_text(value: str | None) -> str | None:
             tag.decompose()
         for tag in soup.find_all(BLOCK_TAGS):
             tag.insert_before("\n")
-        value = soup.get_text()
+            tag.insert_after("\n")
+        value = _joined_text(soup)
     value = _INVISIBLE.sub("", value)
     lines = [_SPACES.sub(" ", line).strip() for line in value.split("\n")]
     value = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -9,8 +9,14 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 from elasticsearch import Elasticsearch
 
-from crawlers.forums import discourse, hackernews, reddit, stackexchange
+from scrapy.http import HtmlResponse
+
+from crawlers.forums import discourse, hackernews, reddit, stackexchange, zhihu
+from crawlers.profile import load_profile
 from crawlers.run import start_urls
+from crawlers.spiders.reviews import structured_items
+from crawlers.static_site import StaticSite
+from pipelines.clean import clean_text
 
 
 def fixture(shared, *parts):
@@ -53,6 +59,64 @@ def test_stack_exchange_question_and_answer(shared):
     assert [(p.author, p.post_id) for p in answer.posts] == [("dasblinkenlight", "se:stackoverflow.com:17992906")]
     assert question.posts[0].title == "Concept behind these four lines of tricky C code"
     assert question.next_url is None and answer.posts[0].published_at.startswith("2013-08-01")
+
+
+def page(shared, *parts) -> str:
+    return (shared / "fixtures" / "forums").joinpath(*parts).read_text(encoding="utf-8")
+
+
+def test_discourse_crawler_view_posts_from_schema_org_markup(shared):
+    response = HtmlResponse("https://meta.discourse.org/t/12483", encoding="utf-8",
+                            body=page(shared, "discourse", "meta.discourse.org_t_12483.html"))
+    posts = structured_items(response)
+    assert [(p["kind"], p["author"], p["published_at"], p["votes"]) for p in posts] == [
+        ("post", "techAPJ", "2014-02-06T04:55:19+00:00", 8), ("post", "codinghorror", "2014-02-06T05:27:06+00:00", 1)]
+    assert {p["title"] for p in posts} == {"Congratulations, most stars in 2013 GitHub Octoverse!"}
+    assert posts[1]["body"].startswith("Ah, cool. I was not sure how to see that")
+    assert [p["review_id"] for p in posts] == ["#1", "#2"]  # the thread position: one document through edits
+
+
+def test_hacker_news_item_page_through_the_shipped_profile(shared):
+    posts = list(load_profile("hackernews").reviews(page(shared, "hackernews", "item_20865492.html"),
+                                                    "https://news.ycombinator.com/item?id=20865492"))
+    story, comments = posts[0], posts[1:]
+    assert (story["author"], story["votes"], story["review_id"]) == ("rodrigo975", 46, "20865492")
+    assert len(comments) == 30 and comments[0]["author"] == "robmusial"
+    assert comments[0]["body"].startswith("For those that can't watch the video GregKH says")
+    assert comments[0]["review_url"] == "https://news.ycombinator.com/item?id=20866502"
+    assert {p["title"] for p in posts} == {"OpenBSD was Right – Linux Kernel Developer Greg Kroah-Hartman [video]"}
+    assert all(p["kind"] == "post" and p["published_at"] for p in posts)  # "6 minutes ago" against the fetch time
+    assert len({p["review_id"] for p in posts}) == 31
+
+
+def test_zhihu_answer_and_question_pages_through_the_shipped_profile(shared):
+    profile = load_profile("zhihu")
+    [answer] = profile.reviews(page(shared, "zhihu", "answer_24825703_30975949.html"),
+                               "https://www.zhihu.com/question/24825703/answer/30975949")
+    assert (answer["review_id"], answer["author"], answer["votes"]) == ("30975949", "甜阁下", 1164)
+    assert answer["title"] == "关系亲密的人之间要说「谢谢」吗？"
+    expected = clean_text(page(shared, "zhihu", "answer_24825703_30975949.expected_content.html"))
+    # The expected file is pretty-printed (a line break around every tag); the text is the same.
+    assert "".join(answer["body"].split()) == "".join(expected.split())
+    assert "发展起来的较为稳定的生活方式" in answer["body"]  # no space where a <b> begins
+    assert answer["published_at"] == "2014-09-24T14:00:55+00:00"  # data-created, Unix time
+    answers = list(profile.reviews(page(shared, "zhihu", "question_24825703.html"),
+                                   "https://www.zhihu.com/question/24825703"))
+    top = answers[0]
+    assert (top["review_id"], top["author"], top["votes"]) == ("39753456", "芝士就是力量", 97)
+    assert len({a["review_id"] for a in answers}) == len(answers) > 1
+
+
+def test_zhihu_column_post_and_listing(shared):
+    post = fixture(shared, "zhihu", "column_post_20202275.json")
+    [read] = zhihu(post, "https://zhuanlan.zhihu.com/api/columns/xiepanda/posts/20202275").posts
+    assert (read.title, read.author, read.votes) == ("为了做一个称职的吃货，他决定连着吃一百天转基因食物", "谢熊猫君", 963)
+    assert read.published_at == "2015-09-06T20:03:31+08:00" and read.text.startswith("这是个关于科普公益项目的硬广")
+    url = "https://zhuanlan.zhihu.com/api/columns/xiepanda/posts?limit=2"
+    listing = zhihu([post, {**post, "slug": 20202276}], url)
+    assert [p.post_id for p in listing.posts] == ["zhihu:20202275", "zhihu:20202276"] and listing.newest_first
+    assert listing.next_url == url + "&offset=2"
+    assert zhihu([post], url).next_url is None  # fewer than asked for: the last page
 
 
 def test_reddit_listing_pages_with_after():
@@ -147,3 +211,26 @@ def test_a_discourse_thread_is_paged_to_its_end(tmp_path, es_url, index_prefix, 
     # The fourth page brings nothing new: the end of the thread.
     assert pages == ["/t/7/posts.json", "/t/7/posts.json?post_number=40", "/t/7/posts.json?post_number=59",
                      "/t/7/posts.json?post_number=67"]
+
+
+def test_forum_pages_crawled_into_the_index(shared, tmp_path, es_url, index_prefix, kuchikomi_home):
+    """The Discourse crawler view (schema.org) and an HN item page (profile), served locally, crawled."""
+    config = tmp_path / "monitor.yaml"
+    with StaticSite(shared / "fixtures" / "forums") as site:
+        config.write_text(yaml.safe_dump({
+            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
+            "sources": [{"name": "discourse-html", "start_urls": [f"{site.url}/discourse/meta.discourse.org_t_12483.html"]},
+                        {"name": "hn", "profile": "hackernews",
+                         "start_urls": [f"{site.url}/hackernews/item_20865492.html"]}],
+            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
+        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
+                                 "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    client = Elasticsearch([es_url])
+    client.indices.refresh(index=f"{index_prefix}-reviews")
+    hits = [h["_source"] for h in client.search(index=f"{index_prefix}-reviews", body={"size": 100})["hits"]["hits"]]
+    by_source = {name: [h for h in hits if h["source"] == name] for name in ("discourse-html", "hn")}
+    assert sorted((h["author"], h["votes"]) for h in by_source["discourse-html"]) == [("codinghorror", 1),
+                                                                                       ("techAPJ", 8)]
+    assert len(by_source["hn"]) == 31 and {h["kind"] for h in hits} == {"post"}
+    assert [h["votes"] for h in by_source["hn"] if h["author"] == "rodrigo975"] == [46]

@@ -33,7 +33,10 @@ def test_several_brands_in_order_of_mention():
 
 
 def test_clean_text_strips_markup_and_keeps_paragraphs():
-    assert clean_text("<p>Good&nbsp;sound</p><p>Bad <b>case</b></p><script>x()</script>") == "Good sound\nBad case"
+    assert clean_text("<p>Good&nbsp;sound</p><p>Bad <b>case</b></p><script>x()</script>") == "Good sound\n\nBad case"
+    # Inline tags join as a browser shows them: CJK runs stay whole, tag-separated Latin words keep a space.
+    assert clean_text("<div>家庭的<b>较为稳定</b>生活<span>By</span><a>Ann</a><!-- hidden --></div>") == \
+        "家庭的较为稳定生活By Ann"
     assert clean_text("  plain\u200b   text ") == "plain text"
 
 

@@ -1,4 +1,4 @@
-"""Spider for forum and Q&A APIs (Discourse, Hacker News, Stack Exchange, Reddit): each post is an item.
+"""Spider for forum and Q&A APIs (Discourse, Hacker News, Stack Exchange, Reddit, Zhihu): each post is an item.
 
 Paging goes on until the API has no more pages, `max_pages` is reached, or — for listings that run
 newest first — a page holds only posts the index already has (what a previous crawl collected).
@@ -57,15 +57,20 @@ class ForumSpider(scrapy.Spider):
             stats.inc_value("kuchikomi/skipped/not_json")
             self.logger.warning("skipped %s: not a JSON reply", response.url)
             return
-        if not isinstance(data, dict):
+        if not isinstance(data, (dict, list)):
             stats.inc_value("kuchikomi/skipped/unexpected_json")
             return
-        page_read = self.read(data, response.url)
+        try:
+            page_read = self.read(data, response.url)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a reply of another shape than the API's
+            stats.inc_value("kuchikomi/skipped/unexpected_json")
+            self.logger.warning("skipped %s: not a reply this platform's reader knows (%r)", response.url, exc)
+            return
         fetched_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         items = [ReviewItem(kind="post", source=self.source, source_url=post.url, review_url=post.url,
                             review_id=post.post_id, site=urlsplit(post.url).hostname, author=post.author,
                             title=post.title, body=post.text, published_at=post.published_at,
-                            fetched_at=fetched_at) for post in page_read.posts]
+                            votes=post.votes, fetched_at=fetched_at) for post in page_read.posts]
         new = [item for item in items if item["review_id"] not in self.seen_in_crawl]
         self.seen_in_crawl.update(item["review_id"] for item in items)
         yield from new

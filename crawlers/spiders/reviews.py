@@ -1,4 +1,5 @@
-"""Spider for any page that carries schema.org Review/AggregateRating markup."""
+"""Spider for any page that carries schema.org Review/AggregateRating markup, or forum posts
+(DiscussionForumPosting, Comment, Answer), or reviews a site profile describes."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -12,7 +13,8 @@ from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
 from crawlers.profile import load_profile
 from crawlers.spiders import url_list
-from crawlers.structured_data import extract_graph, iter_reviews, own_aggregate, rating_of, text_of
+from crawlers.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text, rating_of,
+                                     text_of, votes_of)
 
 # Links a site uses for "next page"; kept as data so new layouts need no code.
 PAGINATION_XPATHS = [
@@ -52,8 +54,8 @@ class ReviewsSpider(scrapy.Spider):
             # Unchanged since the last crawl (304 or a stored copy): its reviews are indexed already.
             self.crawler.stats.inc_value("kuchikomi/pages_unchanged")
         else:
-            items = list(profile_reviews(response, self.profile, self.source) if self.profile
-                         else reviews_from_response(response, self.source))
+            items = list(profile_reviews(response, self.profile, self.source)) if self.profile \
+                else structured_items(response, self.source)
             if not items:
                 self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
             yield from items
@@ -82,9 +84,15 @@ def profile_reviews(response: HtmlResponse, profile, source: str = "default"):
         yield item
 
 
-def reviews_from_response(response: HtmlResponse, source: str = "default"):
-    """One ReviewItem per schema.org Review on the page."""
+def structured_items(response: HtmlResponse, source: str = "default") -> list[ReviewItem]:
+    """The page's schema.org reviews; on a page without any, its forum posts, comments or answers."""
     nodes = extract_graph(response.text, response.url)
+    return list(reviews_from_response(response, source, nodes)) or list(posts_from_response(response, source, nodes))
+
+
+def reviews_from_response(response: HtmlResponse, source: str = "default", nodes: list[dict] | None = None):
+    """One ReviewItem per schema.org Review on the page."""
+    nodes = extract_graph(response.text, response.url) if nodes is None else nodes
     page_language = (response.xpath("/html/@lang").get() or "").strip() or None
     fetched = datetime.now(timezone.utc)
     fetched_at = fetched.isoformat(timespec="milliseconds")
@@ -118,3 +126,25 @@ def reviews_from_response(response: HtmlResponse, source: str = "default"):
             aggregate_rating=own_aggregate(entity, nodes),
             fetched_at=fetched_at,
         )
+
+
+def posts_from_response(response: HtmlResponse, source: str = "default", nodes: list[dict] | None = None):
+    """One post per schema.org forum posting, comment or answer on the page, titled with its thread."""
+    nodes = extract_graph(response.text, response.url) if nodes is None else nodes
+    fetched = datetime.now(timezone.utc)
+    page_language = (response.xpath("/html/@lang").get() or "").strip() or None
+    for post, thread in iter_posts(nodes):
+        # A thread's position ("#3") keeps a post one document when its text is edited.
+        post_id = text_of(post.get("identifier")) or text_of(post.get("@id")) or text_of(post.get("position"))
+        post_url = text_of(post.get("url"))
+        yield ReviewItem(
+            kind="post", source=source, source_url=response.url,
+            review_url=response.urljoin(post_url) if post_url else None, review_id=post_id,
+            site=urlsplit(response.url).hostname, author=text_of(post.get("author")),
+            title=text_of(post.get("headline")) or text_of(post.get("name"))
+            or (text_of(thread.get("headline")) or text_of(thread.get("name")) if thread else None),
+            body=post_text(post),
+            published_at=to_iso8601(text_of(post.get("datePublished")) or text_of(post.get("dateCreated")),
+                                    relative_to=fetched),
+            page_language=text_of(post.get("inLanguage")) or page_language, votes=votes_of(post),
+            fetched_at=fetched.isoformat(timespec="milliseconds"))

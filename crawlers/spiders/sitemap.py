@@ -17,7 +17,7 @@ from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
 from crawlers.main_text import main_text
 from crawlers.spiders import url_list
-from crawlers.spiders.reviews import reviews_from_response
+from crawlers.spiders.reviews import structured_items
 
 
 class SitemapReviewsSpider(SitemapSpider):
@@ -50,11 +50,11 @@ class SitemapReviewsSpider(SitemapSpider):
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("kuchikomi/skipped/not_html")
             return
-        items = list(reviews_from_response(response, self.source))
+        items = structured_items(response, self.source)
         if items:
             yield from items
             return
-        # No review markup: an article or post, kept as its main text.
+        # No review or post markup: an article, kept as its main text.
         post = post_from_page(response, self.source)
         if post is None:
             self.crawler.stats.inc_value("kuchikomi/pages_without_text")
