@@ -36,6 +36,7 @@ def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = 
             agent = f"{agent} (+{crawl['contact_url']})"
         settings.set("USER_AGENT", agent, priority="project")
     settings.set("HTTPCACHE_DIR", str(kuchikomi_home() / "httpcache"), priority="project")
+    settings.set("KUCHIKOMI_JOBS_DIR", str(kuchikomi_home() / "jobs"), priority="project")
     settings.set("KUCHIKOMI_MONITOR", monitor, priority="cmdline")
     settings.set("KUCHIKOMI_CONFIG", str(monitor.path), priority="cmdline")
     if classifier is not None:

@@ -21,6 +21,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.encoding.EncodingMiddleware": 585,
 }
 KUCHIKOMI_RETRY_AFTER_MAX = 600
+# Engine side of the spider output, so it sees the requests and items that really go on.
+SPIDER_MIDDLEWARES = {"crawlers.middlewares.job_journal.JobJournalMiddleware": 40}
 TELNETCONSOLE_ENABLED = False
 # Incremental re-crawls: every page is kept (KUCHIKOMI_HOME/httpcache) and asked for again with its
 # ETag / Last-Modified; a 304 means unchanged, and an unchanged page's reviews are not processed again.

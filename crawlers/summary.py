@@ -35,6 +35,8 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
               + (f" {errors_by_kind(s)}" if errors_by_kind(s) else "")
               + (f"; skipped {dropped}" if dropped else "")
               + (f"; waited as Retry-After asked on {waited}" if waited else "")
+              + (f"; resumed {s['kuchikomi/job/resumed_pages']} unfinished pages of an interrupted crawl"
+                 if s.get("kuchikomi/job/resumed_pages") else "")
               + f" [{s.get('finish_reason', '?')}]")
     alias = reviews_alias(monitor.elasticsearch)
     client.indices.refresh(index=alias)

@@ -85,7 +85,7 @@ def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_pre
     assert broken["aggregate_rating"]["count"] == 5
     assert broken["sentiment"]["label"] == "negative"
     assert broken["review_url"].endswith("#review-s2")
-    assert by_title["Does the job"]["body"] == "They work as described. The case is a little bulky.\n" \
+    assert by_title["Does the job"]["body"] == "They work as described. The case is a little bulky.\n\n" \
                                                "The colour is the same as in the photos."
     assert by_title["Frayed in a week"]["brands"] == []
     assert by_title["普通"]["brands"] == ["Panasonic"]  # named only in the product name
