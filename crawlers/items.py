@@ -23,6 +23,7 @@ class ReviewItem(scrapy.Item):
     # Added by the pipelines
     language = scrapy.Field()
     doc_id = scrapy.Field()
+    near_duplicate_bands = scrapy.Field()  # MinHash LSH band keys of a post's text, to find its copies
     brands = scrapy.Field()          # names of watched brands mentioned
     brand_terms = scrapy.Field()     # the aliases that matched
     sentiment = scrapy.Field()       # {"label", "score", "scores", "model"}

@@ -43,6 +43,7 @@ ITEM_PIPELINES = {
     "pipelines.clean.CleanTextPipeline": 200,
     "pipelines.language.LanguagePipeline": 300,
     "pipelines.dedup.DedupPipeline": 400,
+    "pipelines.near_duplicates.NearDuplicatePipeline": 450,
     "pipelines.brands.BrandMatchPipeline": 500,
     "pipelines.sentiment.SentimentPipeline": 600,
     "pipelines.index.ElasticsearchPipeline": 700,

@@ -54,5 +54,10 @@ def alerts_index(es_config: dict) -> str:
     return f"{index_prefix(es_config)}-alerts"
 
 
+def copies_index(es_config: dict) -> str:
+    """Syndicated copies of indexed posts: where each was seen, and which post it copies."""
+    return f"{index_prefix(es_config)}-copies"
+
+
 def corrections_index(es_config: dict) -> str:
     return f"{index_prefix(es_config)}-sentiment-corrections"

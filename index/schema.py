@@ -202,6 +202,10 @@ def ensure_corrections_index(client: Elasticsearch, name: str) -> str:
     return _ensure_index(client, name, "corrections_mapping.json")
 
 
+def ensure_copies_index(client: Elasticsearch, name: str) -> str:
+    return _ensure_index(client, name, "copies_mapping.json")
+
+
 def _ensure_index(client: Elasticsearch, name: str, mapping_file: str) -> str:
     body = json.loads((HERE / mapping_file).read_text())
     if not client.indices.exists(index=name):
