@@ -16,6 +16,9 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.retry_after.RetryAfterMiddleware": 550,
+    # Scrapy's redirects, counting and logging the ones that lead nowhere.
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawlers.middlewares.redirect.CountedRedirectMiddleware": 600,
     # Responses pass middlewares from high numbers to low: this one sees the body after
     # HttpCompression (590) has unzipped it, and before anything reads its text.
     "crawlers.middlewares.encoding.EncodingMiddleware": 585,

@@ -1,0 +1,84 @@
+"""Redirects: a moved review page is crawled at its new address, once; chains and loops are counted skips."""
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import yaml
+from elasticsearch import Elasticsearch
+
+from crawlers.static_site import DEMO_SITE
+
+SONY = "/products/sony-wh-1000xm5.html"
+# old address -> (status, Location); relative and absolute Locations both occur in the wild.
+MOVES = {"/old/sony.html": (301, SONY), "/go?to=sony": (302, "/old/sony.html"),
+         "/p/cooker": (308, "/products/panasonic-rice-cooker.html"),
+         "/loop-a": (302, "/loop-b"), "/loop-b": (302, "/loop-a")}
+MOVES.update({f"/hop/{n}": (302, f"/hop/{n + 1}") for n in range(40)})
+
+
+class MovingShop:
+    def __init__(self):
+        self.requests: list[str] = []
+        shop = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                shop.requests.append(self.path)
+                if self.path in MOVES:
+                    status, location = MOVES[self.path]
+                    self.send_response(status)
+                    self.send_header("Location", location if status != 301 else f"{shop.url}{location}")
+                    self.end_headers()
+                    return
+                page = DEMO_SITE / self.path.lstrip("/")
+                if not page.is_file() or ".." in self.path:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                body = page.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_redirects_are_followed_once_and_dead_ends_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
+    shop = MovingShop()
+    config = tmp_path / "monitor.yaml"
+    try:
+        config.write_text(yaml.safe_dump({
+            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
+            "sources": [{"name": "moved", "start_urls": [f"{shop.url}{path}" for path in
+                                                         ("/go?to=sony", "/p/cooker", "/loop-a", "/hop/0")]}],
+            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
+        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config), "--log-level",
+                                 "INFO"], capture_output=True, text=True, timeout=300)
+    finally:
+        shop.close()
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = Elasticsearch([es_url])
+    client.indices.refresh(index=f"{index_prefix}-reviews")
+    hits = [h["_source"] for h in client.search(index=f"{index_prefix}-reviews", size=50)["hits"]["hits"]]
+    # Two hops to the Sony page (5 reviews over 2 pages), a 308 to the cooker page (3): at their real addresses.
+    assert len(hits) == 8
+    assert {h["source_url"].replace(shop.url, "") for h in hits} == {
+        SONY, "/products/sony-wh-1000xm5-page2.html", "/products/panasonic-rice-cooker.html"}
+    assert shop.requests.count(SONY) == 1
+    # The chain of 40 gives up after Scrapy's 20 redirects; the loop ends at a page already fetched.
+    summary = result.stdout
+    assert "'too_many_redirects': 1" in summary and "'redirect_to_known_page': 1" in summary
+    assert f"skipped {shop.url}/hop/0: more than 20 redirects" in result.stderr
+    assert f"skipped {shop.url}/loop-a: redirected to {shop.url}/loop-a" in result.stderr
