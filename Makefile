@@ -12,7 +12,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test eval bench-alerts bench-sentiment bench-index bench-crawl clean
+.PHONY: setup browser demo test eval bench-alerts bench-sentiment bench-index bench-crawl clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -31,7 +31,13 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/kuchikomi demo
 
-test: setup
+# Debian's chromium, for sources with render: true (scrapy-playwright drives it) and their test.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "no chromium: sudo apt-get install chromium (for render: true sources)"; fi; }
+
+test: setup browser
 	$(VENV)/bin/pytest -q
 
 eval: setup

@@ -61,6 +61,13 @@ def cmd_crawl(args) -> None:
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
         return
+    rendering = [s["name"] for s in monitor.sources if s.get("render") and (not args.source or s["name"] in args.source)]
+    if rendering:
+        from crawlers.run import browser_path
+        if not Path(browser_path(monitor)).exists():
+            _fail(f"sources {', '.join(rendering)} render pages in Chromium, and there is none at "
+                  f"{browser_path(monitor)}: install Debian's chromium (apt-get install chromium) or set "
+                  f"crawl.browser_path")
     client = _preflight_elasticsearch(monitor.elasticsearch)
     classifier = _classifier(monitor.sentiment)
     overrides = {"LOG_LEVEL": args.log_level}

@@ -17,6 +17,7 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
+from crawlers.forums import READERS
 from crawlers.profile import ProfileError, load_profile
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -94,8 +95,7 @@ SCHEMA: dict[str, Any] = {
                                "description": "reviews (schema.org markup on the start pages), "
                                               "feed (RSS, Atom, JSON Feed), sitemap (the pages it lists) "
                                               "or forum (an API: set platform)"},
-                    "platform": {"enum": ["discourse", "hackernews", "stackexchange", "reddit"],
-                                 "description": "for spider: forum"},
+                    "platform": {"enum": sorted(READERS), "description": "for spider: forum"},
                     "profile": {"type": "string", "minLength": 1,
                                 "description": "a site profile (shipped name or YAML path) for spider: reviews"},
                     "start_urls": {"type": "array", "minItems": 1,
@@ -105,6 +105,11 @@ SCHEMA: dict[str, Any] = {
                     "every": {"type": "string", "pattern": "^[0-9]+[smhd]$",
                               "description": "how often `crawl --loop` crawls it, e.g. 30m, 6h, 1d"},
                     "max_pages": {"type": "integer", "minimum": 1},
+                    "render": {"type": "boolean",
+                               "description": "load pages in headless Chromium first (scrapy-playwright), "
+                                              "for pages whose reviews JavaScript writes; spider: reviews"},
+                    "render_wait_for": {"type": "string", "minLength": 1,
+                                        "description": "with render: a CSS selector to wait for"},
                 },
             },
         },
@@ -150,6 +155,8 @@ SCHEMA: dict[str, Any] = {
                 "download_delay": {"type": "number", "minimum": 0},
                 "concurrent_requests_per_domain": {"type": "integer", "minimum": 1},
                 "autothrottle_start_delay": {"type": "number", "minimum": 0},
+                "browser_path": {"type": "string", "minLength": 1,
+                                 "description": "Chromium for sources with render: true (default /usr/bin/chromium)"},
             },
         },
     },
@@ -258,7 +265,11 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     for index, source in enumerate(raw["sources"]):
         if (source.get("spider") == "forum") != ("platform" in source):
             raise ConfigError(f"{path}: sources[{index}]: a forum source needs `platform` "
-                              f"(discourse, hackernews, stackexchange, reddit), and only a forum source has one")
+                              f"({', '.join(READERS)}), and only a forum source has one")
+        if source.get("render") and source.get("spider", "reviews") != "reviews":
+            raise ConfigError(f"{path}: sources[{index}].render: only a reviews source renders its pages")
+        if source.get("render_wait_for") and not source.get("render"):
+            raise ConfigError(f"{path}: sources[{index}].render_wait_for: needs render: true")
     for index, source in enumerate(raw["sources"]):
         if source.get("profile"):
             if source.get("spider", "reviews") != "reviews":

@@ -46,6 +46,27 @@ def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = 
     return settings
 
 
+DEFAULT_BROWSER = "/usr/bin/chromium"  # Debian's chromium package
+# Chromium flags for a crawler: no sandbox (containers, root), and no calls home, which a closed
+# network would refuse many times a second.
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def browser_settings(monitor: Monitor) -> dict:
+    """scrapy-playwright for the requests that ask for it (meta playwright); the rest download as usual."""
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    return {"DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+            "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+            "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": browser_path(monitor), "headless": True,
+                                          "args": BROWSER_ARGS},
+            "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4}
+
+
+def browser_path(monitor: Monitor) -> str:
+    return monitor.crawl.get("browser_path", DEFAULT_BROWSER)
+
+
 def start_urls(source: dict, brands: list[dict]) -> list[str]:
     """The source's URLs; a search URL template's {query} is filled with every brand name and alias."""
     terms = list(dict.fromkeys(term for brand in brands for term in [brand["name"], *brand.get("aliases", [])]))
@@ -62,12 +83,15 @@ def run_crawl(monitor: Monitor, sources: list[str] | None = None, classifier=Non
               overrides: dict | None = None) -> dict[str, dict]:
     """Crawl the chosen sources (default: all) to the end; returns each source's Scrapy stats."""
     chosen = [monitor.source(name) for name in sources] if sources else monitor.sources
+    if any(source.get("render") for source in chosen):
+        overrides = {**browser_settings(monitor), **(overrides or {})}
     process = CrawlerProcess(scrapy_settings(monitor, classifier, overrides))
     crawlers = {}
     for source in chosen:
         crawler = process.create_crawler(SPIDERS[source.get("spider", "reviews")])
         crawlers[source["name"]] = crawler
-        options = {key: source[key] for key in ("platform", "profile") if source.get(key)}
+        options = {key: source[key] for key in ("platform", "profile", "render", "render_wait_for")
+                   if source.get(key)}
         process.crawl(crawler, start_urls=start_urls(source, monitor.brands), source=source["name"],
                       follow_pagination=source.get("follow_pagination", True),
                       max_pages=source.get("max_pages"), **options)

@@ -29,8 +29,14 @@ class ReviewsSpider(scrapy.Spider):
     name = "reviews"
 
     def __init__(self, start_urls=None, source: str = "default", follow_pagination: bool = True,
-                 max_pages: int | None = None, profile: str | None = None, **kwargs):
+                 max_pages: int | None = None, profile: str | None = None, render: bool = False,
+                 render_wait_for: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        # Rendered in Chromium by scrapy-playwright (its download handler, set up by the crawl runner).
+        self.request_meta = {"playwright": True} if render else {}
+        if render_wait_for:
+            from scrapy_playwright.page import PageMethod
+            self.request_meta["playwright_page_methods"] = [PageMethod("wait_for_selector", render_wait_for)]
         self.profile = load_profile(profile) if profile else None
         self.start_urls = url_list(start_urls)
         self.source = source
@@ -40,7 +46,7 @@ class ReviewsSpider(scrapy.Spider):
 
     async def start(self):
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse)
+            yield scrapy.Request(url, callback=self.parse, meta=dict(self.request_meta))
 
     def parse(self, response: Response):
         if not isinstance(response, HtmlResponse):
@@ -62,7 +68,7 @@ class ReviewsSpider(scrapy.Spider):
         if self.follow_pagination and (self.max_pages is None or self.pages_seen < self.max_pages):
             profile_next = self.profile.next_page(response.text, response.url) if self.profile else None
             for url in dict.fromkeys(([profile_next] if profile_next else []) + next_page_urls(response)):
-                yield response.follow(url, callback=self.parse)
+                yield response.follow(url, callback=self.parse, meta=dict(self.request_meta))
 
 
 def next_page_urls(response: HtmlResponse) -> list[str]:

@@ -1,0 +1,98 @@
+"""Pages whose reviews JavaScript writes: read after rendering in Debian's chromium (scrapy-playwright)."""
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+from elasticsearch import Elasticsearch
+
+from crawlers.config import ConfigError, load_monitor
+from crawlers.run import DEFAULT_BROWSER
+
+REVIEWS_JSON = (b'[{"author": "Aiko", "stars": 1, "text": "\\u30bd\\u30cb\\u30fc\\u306e\\u30a4\\u30e4\\u30db\\u30f3'
+                b'\\u3001\\u4e09\\u65e5\\u3067\\u58ca\\u308c\\u305f"}, {"author": "Ben", "stars": 5, "text": "Great '
+                b'sound"}, {"author": "Chen", "stars": 4, "text": "\\u97f3\\u8d28\\u4e0d\\u9519"}]')
+# The page has no review in its HTML: a script fetches them and writes schema.org microdata, a moment later.
+APP_PAGE = b"""<!doctype html><html lang="ja"><head><title>WH-1000XM5</title></head><body>
+<div itemscope itemtype="https://schema.org/Product"><h1 itemprop="name">Sony WH-1000XM5</h1><div id="reviews"></div></div>
+<script>
+setTimeout(async () => {
+  const reviews = await (await fetch('/api/reviews.json')).json();
+  for (const r of reviews) {
+    const el = document.createElement('div');
+    el.setAttribute('itemprop', 'review'); el.setAttribute('itemscope', '');
+    el.setAttribute('itemtype', 'https://schema.org/Review');
+    el.innerHTML = '<span itemprop="author"></span><div itemprop="reviewRating" itemscope ' +
+      'itemtype="https://schema.org/Rating"><meta itemprop="ratingValue"></div><p itemprop="reviewBody"></p>';
+    el.querySelector('[itemprop=author]').textContent = r.author;
+    el.querySelector('[itemprop=ratingValue]').setAttribute('content', r.stars);
+    el.querySelector('[itemprop=reviewBody]').textContent = r.text;
+    document.getElementById('reviews').appendChild(el);
+  }
+}, 300);
+</script></body></html>"""
+
+
+class AppShop:
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body, kind = {"/product": (APP_PAGE, "text/html; charset=utf-8"),
+                              "/api/reviews.json": (REVIEWS_JSON, "application/json")}.get(self.path, (b"", ""))
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", kind or "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.skipif(not shutil.which("chromium") and not shutil.which(DEFAULT_BROWSER),
+                    reason="needs Debian's chromium: `make browser` installs it")
+def test_a_rendered_source_reads_reviews_that_javascript_writes(tmp_path, es_url, index_prefix, kuchikomi_home):
+    shop = AppShop()
+    config = tmp_path / "monitor.yaml"
+    try:
+        config.write_text(yaml.safe_dump({
+            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
+            "sources": [{"name": "app", "render": True, "render_wait_for": "[itemprop=reviewBody]",
+                         "start_urls": [f"{shop.url}/product"]},
+                        {"name": "app-plain", "start_urls": [f"{shop.url}/product?plain"]}],
+            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0, "obey_robots_txt": False}}))
+        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
+                                 "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
+    finally:
+        shop.close()
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = Elasticsearch([es_url])
+    client.indices.refresh(index=f"{index_prefix}-reviews")
+    hits = [h["_source"] for h in client.search(index=f"{index_prefix}-reviews", size=20)["hits"]["hits"]]
+    assert sorted((h["author"], h["rating"]["value"]) for h in hits) == [("Aiko", 1.0), ("Ben", 5.0), ("Chen", 4.0)]
+    assert {h["source"] for h in hits} == {"app"}  # the same page unrendered holds no review
+    assert {h["item_name"] for h in hits} == {"Sony WH-1000XM5"}
+    assert next(h for h in hits if h["author"] == "Aiko")["brands"] == []  # no brands configured
+
+
+def test_render_is_checked_in_the_config(tmp_path):
+    config = tmp_path / "monitor.yaml"
+    config.write_text(yaml.safe_dump({"sources": [{"name": "f", "spider": "feed", "render": True,
+                                                   "start_urls": ["https://example.com/feed"]}]}))
+    with pytest.raises(ConfigError, match=r"sources\[0\].render: only a reviews source renders"):
+        load_monitor(config)
+    config.write_text(yaml.safe_dump({"sources": [{"name": "r", "render_wait_for": ".review",
+                                                   "start_urls": ["https://example.com/p"]}]}))
+    with pytest.raises(ConfigError, match="render_wait_for: needs render: true"):
+        load_monitor(config)
