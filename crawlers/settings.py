@@ -54,5 +54,5 @@ ITEM_PIPELINES = {
 }
 # Items of one page travel the pipelines together, so sentiment and bulk writes see whole batches;
 # moderate, because Scrapy starts this many item tasks per response whatever its item count.
-CONCURRENT_ITEMS = 64
+CONCURRENT_ITEMS = 16
 KUCHIKOMI_BULK_SIZE = 200
