@@ -32,13 +32,17 @@ SITE_WIDE_TYPES = {"Organization", "WebSite", "WebPage", "Corporation", "OnlineS
 DEFAULT_BEST, DEFAULT_WORST = 5.0, 1.0
 
 
-def extract_graph(html: str | bytes, url: str) -> list[dict]:
-    """All top-level schema.org nodes on the page, in one shape whatever the syntax."""
+def extract_graph(html: str | bytes, url: str, tree=None) -> list[dict]:
+    """All top-level schema.org nodes on the page, in one shape whatever the syntax.
+
+    `tree`: the page already parsed by lxml (a Scrapy response's selector root); JSON-LD alone is
+    then read from it rather than from a second parse of the page."""
     text = html if isinstance(html, str) else html.decode("utf-8", "replace")
     syntaxes = [syntax for syntax in SYNTAXES if SYNTAX_MARKERS[syntax].search(text)]
     if not syntaxes:
         return []
-    data = extruct.extract(html, base_url=url, syntaxes=syntaxes, uniform=True, errors="log")
+    source = tree if tree is not None and syntaxes == ["json-ld"] else html
+    data = extruct.extract(source, base_url=url, syntaxes=syntaxes, uniform=True, errors="log")
     nodes: list[dict] = []
     for node in data.get("json-ld", []):
         nodes.extend(_unwrap_graph(node))

@@ -92,7 +92,7 @@ def profile_reviews(response: HtmlResponse, profile, source: str = "default"):
 
 def structured_items(response: HtmlResponse, source: str = "default") -> list[ReviewItem]:
     """The page's schema.org reviews; on a page without any, its forum posts, comments or answers."""
-    nodes = extract_graph(response.text, response.url)
+    nodes = extract_graph(response.text, response.url, response.selector.root)
     return list(reviews_from_response(response, source, nodes)) or list(posts_from_response(response, source, nodes))
 
 
