@@ -25,7 +25,8 @@ def print_summary(monitor, stats: dict[str, dict], client) -> None:
         waited = {k.split("/")[-1]: v for k, v in s.items() if k.startswith("kuchikomi/retry_after/")}
         print(f"source {name}: {s.get('kuchikomi/pages', 0)} pages ({s.get('kuchikomi/pages_unchanged', 0)} "
               f"unchanged), {s.get('kuchikomi/index/written', 0)} reviews indexed "
-              f"(new {s.get('kuchikomi/index/created', 0)}, updated {s.get('kuchikomi/index/updated', 0)}; "
+              f"(new {s.get('kuchikomi/index/created', 0)}, updated {s.get('kuchikomi/index/updated', 0)}, "
+              f"unchanged {s.get('kuchikomi/index/unchanged', 0)}; "
               f"{labels}), "
               f"alerts new {s.get('kuchikomi/alerts/matched', 0)}, "
               f"delivered {s.get('kuchikomi/alerts/delivered', 0)}, "

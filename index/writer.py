@@ -7,6 +7,7 @@ rollover made elsewhere (cron's `kuchikomi index maintain`) from the bulk answer
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -24,9 +25,26 @@ logger = logging.getLogger(__name__)
 SPOOLED = "spooled"
 
 
+# Fields that change with every fetch, left out of the content hash.
+VOLATILE_FIELDS = {"fetched_at", "date", "content_hash"}
+
+
+# Of the sentiment, what a reader sees: the model's probabilities move in their last digits with the
+# batch a review happened to be classified in.
+SENTIMENT_CONTENT = ("label", "model", "model_version", "corrected")
+
+
+def content_hash(doc: dict) -> str:
+    """What a review says, as the crawl produced it: a re-crawl with the same hash changes nothing."""
+    content = {key: value for key, value in doc.items() if key not in VOLATILE_FIELDS}
+    if isinstance(content.get("sentiment"), dict):
+        content["sentiment"] = {key: content["sentiment"].get(key) for key in SENTIMENT_CONTENT}
+    return hashlib.sha1(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
 def prepare_document(doc: dict) -> dict:
     """The stored form of a review: `date` is when it was written, else when it was fetched."""
-    return {**doc, "date": doc.get("published_at") or doc.get("fetched_at")}
+    return {**doc, "date": doc.get("published_at") or doc.get("fetched_at"), "content_hash": content_hash(doc)}
 
 
 def fetch_version(doc: dict) -> int | None:
@@ -38,8 +56,9 @@ def fetch_version(doc: dict) -> int | None:
         return None
 
 
-def index_action(doc: dict, index: str) -> dict:
-    action = {"_op_type": "index", "_index": index, "_id": doc["doc_id"], "_source": prepare_document(doc)}
+def index_action(doc: dict, index: str, prepared: dict | None = None) -> dict:
+    action = {"_op_type": "index", "_index": index, "_id": doc["doc_id"],
+              "_source": prepared or prepare_document(doc)}
     version = fetch_version(doc)
     if version is not None:
         action.update(_version=version, _version_type="external")
@@ -59,7 +78,8 @@ class BulkWriter:
         self.replay_lock = threading.Lock()
         self.replayed = 0
         # What each written review was: new to the index, a changed copy, or older than the stored one.
-        self.outcomes = {"created": 0, "updated": 0, "stale": 0}
+        # Unchanged: the stored copy says the same, so it is not written again.
+        self.outcomes = {"created": 0, "updated": 0, "unchanged": 0, "stale": 0}
         self.write_index: str | None = None
         self.older: list[str] = []
 
@@ -71,18 +91,41 @@ class BulkWriter:
             # Rolled-over indices take no new ids, so once refreshed, a search finds every id they hold.
             self.client.indices.refresh(index=",".join(self.older), ignore_unavailable=True)
 
-    def _stored_in(self, ids: list[str], exclude: set[str] = frozenset()) -> dict[str, str]:
-        """id -> the older (rolled-over) index holding it; nothing to ask while there is none."""
+    def _stored_in(self, ids: list[str], exclude: set[str] = frozenset(), with_hash: bool = False) -> dict:
+        """id -> the older (rolled-over) index holding it (with its content hash: (index, hash));
+        nothing to ask while there is none."""
         older = [name for name in self.older if name not in exclude]
         if not older:
             return {}
         reply = self.client.search(index=",".join(older), ignore_unavailable=True, body={
-            "query": {"ids": {"values": ids}}, "_source": False, "size": len(ids)})
-        return {hit["_id"]: hit["_index"] for hit in reply["hits"]["hits"]}
+            "query": {"ids": {"values": ids}}, "_source": ["content_hash"] if with_hash else False,
+            "size": len(ids)})
+        hits = reply["hits"]["hits"]
+        if with_hash:
+            return {hit["_id"]: (hit["_index"], hit["_source"].get("content_hash")) for hit in hits}
+        return {hit["_id"]: hit["_index"] for hit in hits}
 
-    def _actions(self, docs: list[dict]):
-        stored_in = self._stored_in([doc["doc_id"] for doc in docs])
-        return [index_action(doc, stored_in.get(doc["doc_id"], self.alias)) for doc in docs]
+    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
+        """id -> content hash of the copy in the write index (mget: it sees writes not yet searchable)."""
+        if self.write_index is None:
+            return {}
+        reply = self.client.mget(index=self.write_index, body={"ids": ids}, _source_includes=["content_hash"])
+        return {doc["_id"]: doc["_source"].get("content_hash") for doc in reply["docs"] if doc.get("found")}
+
+    def _actions(self, docs: list[dict]) -> tuple[list[dict], list[str]]:
+        """Index actions for the docs that are new or changed; the ids of those stored as they are."""
+        ids = [doc["doc_id"] for doc in docs]
+        stored_in = self._stored_in(ids, with_hash=True)
+        hashes = {**self._stored_hashes(ids), **{doc_id: digest for doc_id, (_, digest) in stored_in.items()}}
+        actions, unchanged = [], []
+        for doc in docs:
+            prepared = prepare_document(doc)
+            if hashes.get(doc["doc_id"]) == prepared["content_hash"]:
+                unchanged.append(doc["doc_id"])
+            else:
+                index = stored_in[doc["doc_id"]][0] if doc["doc_id"] in stored_in else self.alias
+                actions.append(index_action(doc, index, prepared))
+        return actions, unchanged
 
     def _after_rollover(self, landed: dict[str, str], by_id: dict[str, dict]) -> None:
         """Someone rolled the alias over since the last look: reviews of this batch that an older index
@@ -108,8 +151,12 @@ class BulkWriter:
                     self._refresh_view()
                 retry, landed_elsewhere = [], {}
                 by_id = {d["doc_id"]: d for d in remaining}
+                actions, unchanged = self._actions(remaining)
+                for doc_id in unchanged:
+                    results[doc_id] = None
+                    self.outcomes["unchanged"] += 1
                 # streaming_bulk itself retries 429s (max_retries) with backoff: that is the backpressure.
-                for ok, info in helpers.streaming_bulk(self.client, self._actions(remaining),
+                for ok, info in helpers.streaming_bulk(self.client, actions,
                                                        raise_on_error=False, max_retries=3,
                                                        initial_backoff=self.backoff):
                     detail = info["index"]

@@ -17,8 +17,9 @@ def crawl(config) -> dict:
                              "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("source demo:"))
-    numbers = re.search(r"(\d+) pages \((\d+) unchanged\), (\d+) reviews indexed \(new (\d+), updated (\d+)", line)
-    return dict(zip(["pages", "unchanged", "indexed", "new", "updated"], map(int, numbers.groups())))
+    numbers = re.search(r"(\d+) pages \((\d+) unchanged\), (\d+) reviews indexed \(new (\d+), updated (\d+), "
+                        r"unchanged (\d+)", line)
+    return dict(zip(["pages", "unchanged", "indexed", "new", "updated", "same"], map(int, numbers.groups())))
 
 
 def test_unchanged_pages_are_not_processed_again(tmp_path, es_url, index_prefix, kuchikomi_home):
@@ -34,11 +35,17 @@ def test_unchanged_pages_are_not_processed_again(tmp_path, es_url, index_prefix,
         assert first["unchanged"] == 0 and first["new"] == first["indexed"] > 0
         second = crawl(config)
         assert second == {"pages": first["pages"], "unchanged": first["pages"], "indexed": 0, "new": 0,
-                          "updated": 0}
+                          "updated": 0, "same": 0}
         time.sleep(1.1)  # Last-Modified has a resolution of one second
         page = root / "products" / "usb-cable.html"
         page.write_text(page.read_text(encoding="utf-8").replace("</body>", "<p>Sale!</p></body>"),
                         encoding="utf-8")
         third = crawl(config)
-    assert third["unchanged"] == first["pages"] - 1
-    assert third["indexed"] == third["updated"] == 1 and third["new"] == 0  # the cable page's one review
+        # The page changed around its review, not the review: read again, found the same, not rewritten.
+        assert third["unchanged"] == first["pages"] - 1
+        assert third["indexed"] == third["same"] == 1 and third["new"] == third["updated"] == 0
+        time.sleep(1.1)
+        page.write_text(page.read_text(encoding="utf-8").replace("Frayed in a week", "Frayed in two days"),
+                        encoding="utf-8")
+        fourth = crawl(config)
+    assert fourth["indexed"] == fourth["updated"] == 1 and fourth["new"] == fourth["same"] == 0

@@ -82,7 +82,7 @@ def test_a_sitemap_source_is_crawled_and_recrawled_incrementally(tmp_path, es_ur
         # Only the cable page changed since: it alone is fetched again.
         time.sleep(1.1)  # Last-Modified has a resolution of one second
         cable = root / "products" / "usb-cable.html"
-        cable.write_text(cable.read_text(encoding="utf-8").replace("</body>", "<p>Sale!</p></body>"),
+        cable.write_text(cable.read_text(encoding="utf-8").replace("Frayed in a week", "Frayed in two days"),
                          encoding="utf-8")
         tomorrow = datetime.now(timezone.utc).replace(year=datetime.now().year + 1).date().isoformat()
         write_sitemaps(root, site.url, {"sony-wh-1000xm5.html": "2024-01-10", "usb-cable.html": tomorrow,
