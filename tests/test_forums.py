@@ -2,8 +2,6 @@
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -17,6 +15,7 @@ from crawlers.run import start_urls
 from crawlers.spiders.reviews import structured_items
 from crawlers.static_site import StaticSite
 from pipelines.clean import clean_text
+from tests.local_server import LocalServer, Reply
 
 
 def fixture(shared, *parts):
@@ -144,48 +143,27 @@ def test_search_url_templates_are_filled_with_every_brand_term():
         "https://forum.example/latest.json"]
 
 
-class DiscourseTopic:
+class DiscourseTopic(LocalServer):
     """A local Discourse answering /t/7/posts.json as Discourse does (see the fixture README)."""
 
     def __init__(self, posts: int):
-        self.posts = posts
-        self.requests: list[str] = []
-        topic = self
+        def answer(path: str, headers) -> Reply:
+            parts = urlsplit(path)
+            if parts.path != "/t/7/posts.json":
+                return Reply(404)
+            asked = dict(parse_qsl(parts.query)).get("post_number")
+            if asked is None:
+                numbers = list(range(1, min(20, posts) + 1))
+            else:
+                end = min(int(asked) - 1, posts)
+                numbers = list(range(end, max(0, end - 20), -1))
+            return Reply(200, json.dumps({"post_stream": {"posts": [
+                {"id": 1000 + n, "post_number": n, "topic_id": 7, "topic_slug": "headphones",
+                 "username": f"user{n}", "created_at": f"2024-05-{1 + n % 28:02d}T10:00:00.000Z",
+                 "cooked": f"<p>Post {n}: ソニーのヘッドホンについて</p>"} for n in numbers]}}).encode(),
+                {"Content-Type": "application/json"})
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                topic.requests.append(self.path)
-                parts = urlsplit(self.path)
-                if parts.path != "/t/7/posts.json":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                asked = dict(parse_qsl(parts.query)).get("post_number")
-                if asked is None:
-                    numbers = list(range(1, min(20, topic.posts) + 1))
-                else:
-                    end = min(int(asked) - 1, topic.posts)
-                    numbers = list(range(end, max(0, end - 20), -1))
-                body = json.dumps({"post_stream": {"posts": [
-                    {"id": 1000 + n, "post_number": n, "topic_id": 7, "topic_slug": "headphones",
-                     "username": f"user{n}", "created_at": f"2024-05-{1 + n % 28:02d}T10:00:00.000Z",
-                     "cooked": f"<p>Post {n}: ソニーのヘッドホンについて</p>"} for n in numbers]}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(answer)
 
 
 def test_a_discourse_thread_is_paged_to_its_end(tmp_path, es_url, index_prefix, kuchikomi_home):

@@ -1,11 +1,9 @@
 """Crawl manners against a real local server: 429/503 with Retry-After, and a site that asks too much."""
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -13,46 +11,26 @@ from elasticsearch import Elasticsearch
 
 from crawlers.middlewares.retry_after import retry_after_seconds
 from crawlers.static_site import DEMO_SITE
+from tests.local_server import LocalServer, Reply, html
 
 PAGE = (DEMO_SITE / "products" / "usb-cable.html").read_bytes()
 
 
-class BusySite:
+class BusySite(LocalServer):
     """Answers `busy_status` with `Retry-After: retry_after` to the first `busy` requests for the page."""
 
     def __init__(self, busy: int, retry_after: str, busy_status: int = 429):
         self.arrivals: list[float] = []
-        site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path == "/robots.txt":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                site.arrivals.append(time.monotonic())
-                if len(site.arrivals) <= busy:
-                    self.send_response(busy_status)
-                    self.send_header("Retry-After", retry_after)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(PAGE)))
-                self.end_headers()
-                self.wfile.write(PAGE)
+        def answer(path: str, headers) -> Reply:
+            if path == "/robots.txt":
+                return Reply(404)
+            self.arrivals.append(time.monotonic())
+            if len(self.arrivals) <= busy:
+                return Reply(busy_status, headers={"Retry-After": retry_after})
+            return html(PAGE)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(answer)
 
 
 def crawl(tmp_path, url, es_url, prefix):

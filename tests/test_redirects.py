@@ -1,13 +1,12 @@
 """Redirects: a moved review page is crawled at its new address, once; chains and loops are counted skips."""
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 from elasticsearch import Elasticsearch
 
 from crawlers.static_site import DEMO_SITE
+from tests.local_server import LocalServer, Reply, html
 
 SONY = "/products/sony-wh-1000xm5.html"
 # old address -> (status, Location); relative and absolute Locations both occur in the wild.
@@ -17,46 +16,22 @@ MOVES = {"/old/sony.html": (301, SONY), "/go?to=sony": (302, "/old/sony.html"),
 MOVES.update({f"/hop/{n}": (302, f"/hop/{n + 1}") for n in range(40)})
 
 
-class MovingShop:
-    def __init__(self):
-        self.requests: list[str] = []
-        shop = self
+def moving_shop() -> LocalServer:
+    def answer(path: str, headers) -> Reply:
+        if path in MOVES:
+            status, location = MOVES[path]
+            return Reply(status, headers={"Location": location if status != 301 else f"{shop.url}{location}"})
+        page = DEMO_SITE / path.lstrip("/")
+        if not page.is_file() or ".." in path:
+            return Reply(404)
+        return html(page.read_bytes())
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                shop.requests.append(self.path)
-                if self.path in MOVES:
-                    status, location = MOVES[self.path]
-                    self.send_response(status)
-                    self.send_header("Location", location if status != 301 else f"{shop.url}{location}")
-                    self.end_headers()
-                    return
-                page = DEMO_SITE / self.path.lstrip("/")
-                if not page.is_file() or ".." in self.path:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                body = page.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    shop = LocalServer(answer)
+    return shop
 
 
 def test_redirects_are_followed_once_and_dead_ends_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
-    shop = MovingShop()
+    shop = moving_shop()
     config = tmp_path / "monitor.yaml"
     try:
         config.write_text(yaml.safe_dump({

@@ -2,8 +2,6 @@
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -11,6 +9,7 @@ from elasticsearch import Elasticsearch
 
 from crawlers.config import ConfigError, load_monitor
 from crawlers.run import DEFAULT_BROWSER
+from tests.local_server import LocalServer, Reply, html
 
 REVIEWS_JSON = (b'[{"author": "Aiko", "stars": 1, "text": "\\u30bd\\u30cb\\u30fc\\u306e\\u30a4\\u30e4\\u30db\\u30f3'
                 b'\\u3001\\u4e09\\u65e5\\u3067\\u58ca\\u308c\\u305f"}, {"author": "Ben", "stars": 5, "text": "Great '
@@ -36,34 +35,16 @@ setTimeout(async () => {
 </script></body></html>"""
 
 
-class AppShop:
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body, kind = {"/product": (APP_PAGE, "text/html; charset=utf-8"),
-                              "/api/reviews.json": (REVIEWS_JSON, "application/json")}.get(self.path, (b"", ""))
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", kind or "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def app_shop() -> LocalServer:
+    replies = {"/product": html(APP_PAGE), "/api/reviews.json": Reply(200, REVIEWS_JSON,
+                                                                      {"Content-Type": "application/json"})}
+    return LocalServer(lambda path, headers: replies.get(path, Reply(404)))
 
 
 @pytest.mark.skipif(not shutil.which("chromium") and not shutil.which(DEFAULT_BROWSER),
                     reason="needs Debian's chromium: `make browser` installs it")
 def test_a_rendered_source_reads_reviews_that_javascript_writes(tmp_path, es_url, index_prefix, kuchikomi_home):
-    shop = AppShop()
+    shop = app_shop()
     config = tmp_path / "monitor.yaml"
     try:
         config.write_text(yaml.safe_dump({

@@ -4,12 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from elasticsearch import Elasticsearch
+
+from tests.local_server import LocalServer, Reply
 
 CHAINS, PAGES, REVIEWS = 4, 15, 3  # 4 paginated product listings of 15 pages, 3 reviews a page
 LAST_MODIFIED = formatdate(1700000000, usegmt=True)
@@ -27,49 +27,28 @@ def review_page(chain: int, page: int) -> bytes:
             f"</head><body><h1>Headphones {chain}, page {page}</h1></body></html>").encode()
 
 
-class SlowShop:
+def slow_shop() -> LocalServer:
     """Review pages with Last-Modified, answering If-Modified-Since with 304 as real servers do;
     each page takes 50 ms, so a crawl is still running when it is killed."""
+    def answer(path: str, headers) -> Reply:
+        if path == "/robots.txt":
+            return Reply(404)
+        chain, page = (int(part[1:].split(".")[0]) for part in path.strip("/").split("/"))
+        time.sleep(0.05)
+        if headers.get("If-Modified-Since") == LAST_MODIFIED:
+            return Reply(304)
+        return Reply(200, review_page(chain, page),
+                     {"Content-Type": "text/html; charset=utf-8", "Last-Modified": LAST_MODIFIED})
 
-    def __init__(self):
-        self.served: list[str] = []
-        shop = self
+    return LocalServer(answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path == "/robots.txt":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                chain, page = (int(part[1:].split(".")[0]) for part in self.path.strip("/").split("/"))
-                time.sleep(0.05)
-                shop.served.append(self.path)
-                if self.headers.get("If-Modified-Since") == LAST_MODIFIED:
-                    self.send_response(304)
-                    self.end_headers()
-                    return
-                body = review_page(chain, page)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Last-Modified", LAST_MODIFIED)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def pages_served(shop: LocalServer) -> int:
+    return sum(1 for path in shop.requests if path != "/robots.txt")
 
 
 def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook, kuchikomi_home):
-    shop = SlowShop()
+    shop = slow_shop()
     config = tmp_path / "monitor.yaml"
     config.write_text(json.dumps({
         "brands": [{"name": "Sony"}],
@@ -83,12 +62,12 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
     try:
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 240
-        while len(shop.served) < 20 and first.poll() is None and time.monotonic() < deadline:
+        while pages_served(shop) < 20 and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert first.poll() is None, "the crawl ended before it could be killed"
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-        served_first = len(shop.served)
+        served_first = pages_served(shop)
         journal = kuchikomi_home / "jobs" / "shop.jsonl"
         assert journal.exists()
 
@@ -98,7 +77,7 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed" in second.stdout
     # Resumed, not started over: only the unfinished pages and the ones after them were fetched again.
-    assert len(shop.served) - served_first < CHAINS * PAGES
+    assert pages_served(shop) - served_first < CHAINS * PAGES
     assert not journal.exists()  # the job finished
 
     client = Elasticsearch([es_url])
