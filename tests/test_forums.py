@@ -1,11 +1,7 @@
 """Forum and Q&A APIs: the real replies in ../shared, paging against local API servers, search templates."""
 import json
-import subprocess
-import sys
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-from elasticsearch import Elasticsearch
 
 from scrapy.http import HtmlResponse
 
@@ -15,6 +11,7 @@ from crawlers.run import start_urls
 from crawlers.spiders.reviews import structured_items
 from crawlers.static_site import StaticSite
 from pipelines.clean import clean_text
+from tests.crawling import crawl, stored
 from tests.local_server import LocalServer, Reply
 
 
@@ -167,24 +164,13 @@ class DiscourseTopic(LocalServer):
 
 
 def test_a_discourse_thread_is_paged_to_its_end(tmp_path, es_url, index_prefix, kuchikomi_home):
-    topic = DiscourseTopic(posts=47)
-    try:
-        config = tmp_path / "monitor.yaml"
-        config.write_text(yaml.safe_dump({
-            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
-            "sources": [{"name": "forum", "spider": "forum", "platform": "discourse",
-                         "start_urls": [f"{topic.url}/t/7/posts.json"]}],
-            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
-                                 "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
-    finally:
-        topic.close()
+    with DiscourseTopic(posts=47) as topic:
+        result = crawl(tmp_path, es_url, index_prefix, [{"name": "forum", "spider": "forum", "platform": "discourse",
+                                                         "start_urls": [f"{topic.url}/t/7/posts.json"]}])
     assert result.returncode == 0, result.stderr[-2000:]
-    client = Elasticsearch([es_url])
-    client.indices.refresh(index=f"{index_prefix}-reviews")
-    hits = client.search(index=f"{index_prefix}-reviews", body={"size": 100})["hits"]["hits"]
-    assert sorted(int(h["_source"]["review_url"].rsplit("/", 1)[1]) for h in hits) == list(range(1, 48))
-    assert {h["_source"]["kind"] for h in hits} == {"post"}
+    hits = stored(es_url, index_prefix)
+    assert sorted(int(h["review_url"].rsplit("/", 1)[1]) for h in hits) == list(range(1, 48))
+    assert {h["kind"] for h in hits} == {"post"}
     pages = [path for path in topic.requests if path.startswith("/t/7/")]
     # The fourth page brings nothing new: the end of the thread.
     assert pages == ["/t/7/posts.json", "/t/7/posts.json?post_number=40", "/t/7/posts.json?post_number=59",
@@ -193,20 +179,12 @@ def test_a_discourse_thread_is_paged_to_its_end(tmp_path, es_url, index_prefix, 
 
 def test_forum_pages_crawled_into_the_index(shared, tmp_path, es_url, index_prefix, kuchikomi_home):
     """The Discourse crawler view (schema.org) and an HN item page (profile), served locally, crawled."""
-    config = tmp_path / "monitor.yaml"
     with StaticSite(shared / "fixtures" / "forums") as site:
-        config.write_text(yaml.safe_dump({
-            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
-            "sources": [{"name": "discourse-html", "start_urls": [f"{site.url}/discourse/meta.discourse.org_t_12483.html"]},
-                        {"name": "hn", "profile": "hackernews",
-                         "start_urls": [f"{site.url}/hackernews/item_20865492.html"]}],
-            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
-                                 "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
+        result = crawl(tmp_path, es_url, index_prefix, [
+            {"name": "discourse-html", "start_urls": [f"{site.url}/discourse/meta.discourse.org_t_12483.html"]},
+            {"name": "hn", "profile": "hackernews", "start_urls": [f"{site.url}/hackernews/item_20865492.html"]}])
     assert result.returncode == 0, result.stderr[-2000:]
-    client = Elasticsearch([es_url])
-    client.indices.refresh(index=f"{index_prefix}-reviews")
-    hits = [h["_source"] for h in client.search(index=f"{index_prefix}-reviews", body={"size": 100})["hits"]["hits"]]
+    hits = stored(es_url, index_prefix)
     by_source = {name: [h for h in hits if h["source"] == name] for name in ("discourse-html", "hn")}
     assert sorted((h["author"], h["votes"]) for h in by_source["discourse-html"]) == [("codinghorror", 1),
                                                                                        ("techAPJ", 8)]

@@ -1,14 +1,10 @@
 """Syndicated copies of a post are recorded as copies of it, in one crawl and across crawls."""
-import subprocess
-import sys
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
-import yaml
-from elasticsearch import Elasticsearch
-
 from crawlers.static_site import StaticSite
 from pipelines.near_duplicates import jaccard, shingles
+from tests.crawling import crawl, stored
 
 ARTICLE_JA = ("ソニーは新しいワイヤレスイヤホンを発表した。バッテリーは最大十二時間持続し、ノイズキャンセリング性能も"
               "前モデルより向上したという。価格は税込三万円前後で、来月から全国の家電量販店で販売される予定だ。"
@@ -26,11 +22,6 @@ def rss(items: list[tuple[str, str, str]]) -> str:
                       f"<description>{escape(text)}</description></item>"
                       for n, (title, link, text) in enumerate(items))
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'
-
-
-def crawl(config):
-    return subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config), "--log-level",
-                           "WARNING"], capture_output=True, text=True, timeout=300)
 
 
 def test_shingles_see_through_width_case_and_spacing():
@@ -60,34 +51,25 @@ def test_syndicated_posts_are_marked_not_indexed_twice(tmp_path, es_url, index_p
         ("Anker chargers recalled", "https://agg.example/story/9",
          "Via news.example: " + ARTICLE_EN.replace("overnight", "over night")),
     ]), encoding="utf-8")
-    config = tmp_path / "monitor.yaml"
-    client = Elasticsearch([es_url])
     with StaticSite(site) as served:
-        def monitor(*feeds):
-            config.write_text(yaml.safe_dump({
-                "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
-                "sources": [{"name": feed, "spider": "feed", "start_urls": [f"{served.url}/{feed}.xml"]}
-                            for feed in feeds]}))
-            result = crawl(config)
+        def monitor(*feeds) -> tuple[list[dict], list[dict]]:
+            result = crawl(tmp_path, es_url, index_prefix, [
+                {"name": feed, "spider": "feed", "start_urls": [f"{served.url}/{feed}.xml"]} for feed in feeds])
             assert result.returncode == 0, result.stderr[-2000:]
-            client.indices.refresh(index=f"{index_prefix}-reviews,{index_prefix}-copies")
+            return stored(es_url, index_prefix), stored(es_url, index_prefix, "copies")
 
-        monitor("news", "portal")
-        posts = client.search(index=f"{index_prefix}-reviews", size=50)["hits"]["hits"]
-        copies = [h["_source"] for h in client.search(index=f"{index_prefix}-copies", size=50)["hits"]["hits"]]
+        posts, copies = monitor("news", "portal")
         assert len(posts) == 5  # 4 news posts + the portal's short one; the portal's article is a copy
         [copy] = copies
         # The two feeds are crawled side by side, so either telling is the first; the other is its copy.
         pair = {"https://news.example/a/1", "https://portal.example/n/77"}
-        stored = {h["_source"]["source_url"].split("?")[0]: h["_id"] for h in posts}
-        [kept] = pair & set(stored)
-        assert copy["url"].split("?")[0] == (pair - {kept}).pop() and copy["original"] == stored[kept]
+        kept_ids = {post["source_url"].split("?")[0]: post["doc_id"] for post in posts}
+        [kept] = pair & set(kept_ids)
+        assert copy["url"].split("?")[0] == (pair - {kept}).pop() and copy["original"] == kept_ids[kept]
         assert copy["similarity"] >= 0.8
 
-        monitor("aggregator")
-        posts = client.search(index=f"{index_prefix}-reviews", size=50)["hits"]["hits"]
-        copies = [h["_source"] for h in client.search(index=f"{index_prefix}-copies", size=50)["hits"]["hits"]]
+        posts, copies = monitor("aggregator")
         assert len(posts) == 5
         assert {c["url"] for c in copies} >= {"https://agg.example/story/9"}
-        english = next(h["_id"] for h in posts if h["_source"]["source_url"] == "https://news.example/a/2")
+        english = next(post["doc_id"] for post in posts if post["source_url"] == "https://news.example/a/2")
         assert [c["original"] for c in copies if c["url"] == "https://agg.example/story/9"] == [english]

@@ -1,11 +1,6 @@
 """Redirects: a moved review page is crawled at its new address, once; chains and loops are counted skips."""
-import subprocess
-import sys
-
-import yaml
-from elasticsearch import Elasticsearch
-
 from crawlers.static_site import DEMO_SITE
+from tests.crawling import crawl, stored
 from tests.local_server import LocalServer, Reply, html
 
 SONY = "/products/sony-wh-1000xm5.html"
@@ -31,22 +26,11 @@ def moving_shop() -> LocalServer:
 
 
 def test_redirects_are_followed_once_and_dead_ends_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
-    shop = moving_shop()
-    config = tmp_path / "monitor.yaml"
-    try:
-        config.write_text(yaml.safe_dump({
-            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
-            "sources": [{"name": "moved", "start_urls": [f"{shop.url}{path}" for path in
-                                                         ("/go?to=sony", "/p/cooker", "/loop-a", "/hop/0")]}],
-            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config), "--log-level",
-                                 "INFO"], capture_output=True, text=True, timeout=300)
-    finally:
-        shop.close()
+    with moving_shop() as shop:
+        result = crawl(tmp_path, es_url, index_prefix, [{"name": "moved", "start_urls": [
+            f"{shop.url}{path}" for path in ("/go?to=sony", "/p/cooker", "/loop-a", "/hop/0")]}], log_level="INFO")
     assert result.returncode == 0, result.stderr[-3000:]
-    client = Elasticsearch([es_url])
-    client.indices.refresh(index=f"{index_prefix}-reviews")
-    hits = [h["_source"] for h in client.search(index=f"{index_prefix}-reviews", size=50)["hits"]["hits"]]
+    hits = stored(es_url, index_prefix)
     # Two hops to the Sony page (5 reviews over 2 pages), a 308 to the cooker page (3): at their real addresses.
     assert len(hits) == 8
     assert {h["source_url"].replace(shop.url, "") for h in hits} == {

@@ -1,14 +1,12 @@
 """Pages whose reviews JavaScript writes: read after rendering in Debian's chromium (scrapy-playwright)."""
 import shutil
-import subprocess
-import sys
 
 import pytest
 import yaml
-from elasticsearch import Elasticsearch
 
 from crawlers.config import ConfigError, load_monitor
 from crawlers.run import DEFAULT_BROWSER
+from tests.crawling import crawl, stored
 from tests.local_server import LocalServer, Reply, html
 
 REVIEWS_JSON = (b'[{"author": "Aiko", "stars": 1, "text": "\\u30bd\\u30cb\\u30fc\\u306e\\u30a4\\u30e4\\u30db\\u30f3'
@@ -44,23 +42,13 @@ def app_shop() -> LocalServer:
 @pytest.mark.skipif(not shutil.which("chromium") and not shutil.which(DEFAULT_BROWSER),
                     reason="needs Debian's chromium: `make browser` installs it")
 def test_a_rendered_source_reads_reviews_that_javascript_writes(tmp_path, es_url, index_prefix, kuchikomi_home):
-    shop = app_shop()
-    config = tmp_path / "monitor.yaml"
-    try:
-        config.write_text(yaml.safe_dump({
-            "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
-            "sources": [{"name": "app", "render": True, "render_wait_for": "[itemprop=reviewBody]",
-                         "start_urls": [f"{shop.url}/product"]},
-                        {"name": "app-plain", "start_urls": [f"{shop.url}/product?plain"]}],
-            "crawl": {"autothrottle_start_delay": 0, "download_delay": 0, "obey_robots_txt": False}}))
-        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
-                                 "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
-    finally:
-        shop.close()
+    with app_shop() as shop:
+        result = crawl(tmp_path, es_url, index_prefix, [
+            {"name": "app", "render": True, "render_wait_for": "[itemprop=reviewBody]",
+             "start_urls": [f"{shop.url}/product"]},
+            {"name": "app-plain", "start_urls": [f"{shop.url}/product?plain"]}], obey_robots_txt=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    client = Elasticsearch([es_url])
-    client.indices.refresh(index=f"{index_prefix}-reviews")
-    hits = [h["_source"] for h in client.search(index=f"{index_prefix}-reviews", size=20)["hits"]["hits"]]
+    hits = stored(es_url, index_prefix)
     assert sorted((h["author"], h["rating"]["value"]) for h in hits) == [("Aiko", 1.0), ("Ben", 5.0), ("Chen", 4.0)]
     assert {h["source"] for h in hits} == {"app"}  # the same page unrendered holds no review
     assert {h["item_name"] for h in hits} == {"Sony WH-1000XM5"}
