@@ -16,7 +16,9 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.retry_after.RetryAfterMiddleware": 550,
-    # Scrapy's redirects, counting and logging the ones that lead nowhere.
+    # Scrapy's robots.txt and redirects, counting and logging the pages they skip.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawlers.middlewares.robots.CountedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawlers.middlewares.redirect.CountedRedirectMiddleware": 600,
     # Responses pass middlewares from high numbers to low: this one sees the body after

@@ -175,6 +175,7 @@ crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
         result = crawl(config)
     assert result.returncode == 0, result.stderr[-3000:]
     assert [doc["source_url"] for doc in stored(es_url, index_prefix).values()] == [f"{site.url}/public.html"]
+    assert "skipped {'robots_txt': 1}" in result.stdout  # counted in the source's report
 
 
 def test_search_command_finds_japanese_words(tmp_path, site, es_url, index_prefix, webhook, kuchikomi_home):
