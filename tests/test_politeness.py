@@ -59,11 +59,8 @@ def test_retry_after_in_seconds_and_as_a_date():
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_a_busy_site_is_waited_for_as_long_as_it_asks(status, tmp_path, es_url, index_prefix, kuchikomi_home):
-    site = BusySite(busy=2, retry_after="2", busy_status=status)
-    try:
+    with BusySite(busy=2, retry_after="2", busy_status=status) as site:
         result = crawl(tmp_path, site.url, es_url, index_prefix)
-    finally:
-        site.close()
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(site.arrivals) == 3
     gaps = [later - earlier for earlier, later in zip(site.arrivals, site.arrivals[1:])]
@@ -73,11 +70,8 @@ def test_a_busy_site_is_waited_for_as_long_as_it_asks(status, tmp_path, es_url, 
 
 
 def test_a_site_asking_for_too_long_a_wait_is_skipped_and_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
-    site = BusySite(busy=100, retry_after="86400")
-    try:
+    with BusySite(busy=100, retry_after="86400") as site:
         result = crawl(tmp_path, site.url, es_url, index_prefix)
-    finally:
-        site.close()
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(site.arrivals) == 1
     assert "retry_after_too_long" in result.stdout and "asks to retry after 86400 s" in result.stderr
