@@ -26,6 +26,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.encoding.EncodingMiddleware": 585,
 }
 KUCHIKOMI_RETRY_AFTER_MAX = 600
+EXTENSIONS = {"crawlers.extensions.garbage_collection.GarbageCollectionTuning": 0}
+# Allocations between garbage collections while a crawl runs (CPython's default: 700).
+KUCHIKOMI_GC_THRESHOLD = 50000
 # Engine side of the spider output, so it sees the requests and items that really go on.
 SPIDER_MIDDLEWARES = {"crawlers.middlewares.job_journal.JobJournalMiddleware": 40}
 TELNETCONSOLE_ENABLED = False
@@ -58,3 +61,6 @@ ITEM_PIPELINES = {
 # moderate, because Scrapy starts this many item tasks per response whatever its item count.
 CONCURRENT_ITEMS = 16
 KUCHIKOMI_BULK_SIZE = 200
+# A bulk request goes when it is full or its first review has waited this long (seconds): fewer,
+# bigger requests cost Elasticsearch several times less CPU, and alerts wait at most this much more.
+KUCHIKOMI_BULK_LINGER = 0.5

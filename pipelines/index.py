@@ -17,12 +17,15 @@ logger = logging.getLogger(__name__)
 # Two bulk requests at once: one is encoded and sent while Elasticsearch indexes the other.
 # Safe because dedup lets each review through once per crawl, and versions order the rest.
 BULK_REQUESTS_IN_FLIGHT = 2
+# A bulk request waits for more reviews (KUCHIKOMI_BULK_LINGER at most) only while they keep coming.
+BULK_QUIET = 0.05
 
 
 class ElasticsearchPipeline:
-    def __init__(self, es_config: dict, batch_size: int = 200, stats=None):
+    def __init__(self, es_config: dict, batch_size: int = 200, stats=None, linger: float = 0.0):
         self.es_config = es_config
         self.batch_size = batch_size
+        self.linger = linger
         self.stats = stats
         self.writer: BulkWriter | None = None
         self.batcher: MicroBatcher | None = None
@@ -33,7 +36,7 @@ class ElasticsearchPipeline:
         if monitor is None:
             raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
         return cls(monitor.elasticsearch, crawler.settings.getint("KUCHIKOMI_BULK_SIZE", 200),
-                   crawler.stats)
+                   crawler.stats, crawler.settings.getfloat("KUCHIKOMI_BULK_LINGER", 0.0))
 
     def open_spider(self):
         client = connect(self.es_config)
@@ -46,10 +49,11 @@ class ElasticsearchPipeline:
             logger.info("replayed %d spooled documents into Elasticsearch", replayed)
             self.stats.inc_value("kuchikomi/index/replayed", replayed)
         self.batcher = MicroBatcher(self._write, max_size=self.batch_size, name="bulk",
-                                    workers=BULK_REQUESTS_IN_FLIGHT)
+                                    workers=BULK_REQUESTS_IN_FLIGHT, linger=self.linger, quiet=BULK_QUIET)
 
     def _write(self, docs: list[dict]) -> list[str | None]:
         results = self.writer.write(docs)
+        self.stats.inc_value("x/bulks"); self.stats.max_value("x/maxbatch", len(docs))
         return [results.get(doc["doc_id"], "no reply from Elasticsearch") for doc in docs]
 
     async def process_item(self, item):
