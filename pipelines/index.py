@@ -53,7 +53,6 @@ class ElasticsearchPipeline:
 
     def _write(self, docs: list[dict]) -> list[str | None]:
         results = self.writer.write(docs)
-        self.stats.inc_value("x/bulks"); self.stats.max_value("x/maxbatch", len(docs))
         return [results.get(doc["doc_id"], "no reply from Elasticsearch") for doc in docs]
 
     async def process_item(self, item):
