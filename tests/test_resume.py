@@ -9,6 +9,7 @@ from email.utils import formatdate
 
 from elasticsearch import Elasticsearch
 
+from tests.crawling import crawl, stored
 from tests.local_server import LocalServer, Reply
 
 CHAINS, PAGES, REVIEWS = 4, 15, 3  # 4 paginated product listings of 15 pages, 3 reviews a page
@@ -47,6 +48,14 @@ def pages_served(shop: LocalServer) -> int:
     return sum(1 for path in shop.requests if path != "/robots.txt")
 
 
+def pages_finished(journal) -> int:
+    """Pages whose reviews have all been stored, as the journal says."""
+    try:
+        return journal.read_text(encoding="utf-8").count('{"done"')
+    except FileNotFoundError:
+        return 0
+
+
 def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook, kuchikomi_home):
     shop = slow_shop()
     config = tmp_path / "monitor.yaml"
@@ -61,14 +70,16 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
     command = [sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config), "--log-level", "WARNING"]
     try:
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        journal = kuchikomi_home / "jobs" / "shop.jsonl"
+        # Killed with some pages finished (their reviews stored) and others fetched but not finished.
         deadline = time.monotonic() + 240
-        while pages_served(shop) < 20 and first.poll() is None and time.monotonic() < deadline:
+        while (pages_served(shop) < 20 or pages_finished(journal) < 5) and first.poll() is None \
+                and time.monotonic() < deadline:
             time.sleep(0.01)
         assert first.poll() is None, "the crawl ended before it could be killed"
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         served_first = pages_served(shop)
-        journal = kuchikomi_home / "jobs" / "shop.jsonl"
         assert journal.exists()
 
         second = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -94,3 +105,43 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
     announced = [alert["doc_id"] for alert in webhook.alerts]
     assert len(set(announced)) == CHAINS * PAGES
     assert len(announced) - len(set(announced)) <= 1
+
+
+def test_resume_takes_up_start_pages_the_killed_crawl_had_not_queued(tmp_path, es_url, index_prefix,
+                                                                      kuchikomi_home):
+    """Scrapy takes start requests one at a time; a crawl killed early journaled only some of them.
+    Here it had queued page 0 (unfinished) and finished page 1: the next crawl fetches 0, 2 and 3."""
+    from scrapy import Request
+    from scrapy.utils.request import fingerprint
+
+    from crawlers.middlewares.job_journal import JOB_KEY, _request_record
+    from crawlers.spiders.reviews import ReviewsSpider
+
+    def answer(path: str, headers) -> Reply:
+        if path == "/robots.txt":
+            return Reply(404)
+        page = int(path.strip("/p.html"))
+        return Reply(200, review_page(page, 1).replace(b'<link rel="next"', b'<link rel="prev"'),
+                     {"Content-Type": "text/html; charset=utf-8"})
+
+    with LocalServer(answer) as shop:
+        urls = [f"{shop.url}/p{page}.html" for page in range(4)]
+        spider = ReviewsSpider(start_urls=urls, source="shop")
+        lines = []
+        for page in (0, 1):
+            request = Request(urls[page], callback=spider.parse)
+            key = fingerprint(request).hex()
+            request.meta[JOB_KEY] = key
+            lines.append({"queued": key, "request": _request_record(request, spider)})
+        lines.append({"done": lines[1]["queued"]})
+        journal = kuchikomi_home / "jobs" / "shop.jsonl"
+        journal.parent.mkdir(parents=True)
+        journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+        result = crawl(tmp_path, es_url, index_prefix, [{"name": "shop", "start_urls": urls}])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed" in result.stdout
+    assert sorted(path for path in shop.requests if path != "/robots.txt") == ["/p0.html", "/p2.html", "/p3.html"]
+    assert sorted(doc["review_id"] for doc in stored(es_url, index_prefix)) == sorted(
+        f"#c{page}p1r{n}" for page in (0, 2, 3) for n in range(REVIEWS))
+    assert not journal.exists()

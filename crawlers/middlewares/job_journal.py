@@ -134,7 +134,8 @@ class JobJournalMiddleware:
                 # Fetched afresh: a cached copy of a page whose items were lost would read as unchanged.
                 request.meta["dont_cache"] = True
                 yield request
-            return
+        # Then the start requests, of which the journal drops those queued or finished already: a crawl
+        # killed before Scrapy had taken all of them journaled only some.
         async for output in start:
             if isinstance(output, Request):
                 output = self._journal(output)
