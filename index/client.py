@@ -1,8 +1,10 @@
 """Connecting to Elasticsearch: a configured cluster by URL, else the local node."""
 from __future__ import annotations
 
+import orjson
 from elasticsearch import Elasticsearch
-from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
+from elasticsearch.exceptions import ConnectionError as ESConnectionError, SerializationError, TransportError
+from elasticsearch.serializer import JSONSerializer
 
 from index.node import LocalNode
 
@@ -11,6 +13,27 @@ DEFAULT_PREFIX = "kuchikomi"
 
 class ElasticsearchUnavailable(RuntimeError):
     pass
+
+
+class FastJSONSerializer(JSONSerializer):
+    """orjson for the client's requests and replies: a crawl's bulk bodies and their answers, and
+    research queries' results, encode and decode several times faster than with the standard
+    library, on the same core as the crawl. What orjson refuses (a lone surrogate from a page's
+    JSON-LD, an integer beyond 64 bits) goes through the standard encoder as before."""
+
+    def dumps(self, data):
+        if isinstance(data, (str, bytes)):
+            return data
+        try:
+            return orjson.dumps(data, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:
+            return super().dumps(data)
+
+    def loads(self, s):
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError as exc:
+            raise SerializationError(s, exc)
 
 
 def cluster_url(es_config: dict) -> str:
@@ -26,7 +49,8 @@ def cluster_url(es_config: dict) -> str:
 
 def connect(es_config: dict, check: bool = True) -> Elasticsearch:
     url = cluster_url(es_config)
-    options = {"timeout": es_config.get("timeout", 30), "retry_on_timeout": True, "max_retries": 3}
+    options = {"timeout": es_config.get("timeout", 30), "retry_on_timeout": True, "max_retries": 3,
+               "serializer": FastJSONSerializer()}
     if es_config.get("api_key"):
         options["api_key"] = es_config["api_key"]
     elif es_config.get("username"):

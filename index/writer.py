@@ -15,8 +15,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, ConnectionTimeout, TransportError
+from elasticsearch.helpers.actions import expand_action
 
 from index.schema import backing_indices
 
@@ -39,7 +41,11 @@ def content_hash(doc: dict) -> str:
     content = {key: value for key, value in doc.items() if key not in VOLATILE_FIELDS}
     if isinstance(content.get("sentiment"), dict):
         content["sentiment"] = {key: content["sentiment"].get(key) for key in SENTIMENT_CONTENT}
-    return hashlib.sha1(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    try:
+        encoded = orjson.dumps(content, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # a lone surrogate from a page's JSON-LD
+        encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    return hashlib.sha1(encoded).hexdigest()
 
 
 def prepare_document(doc: dict) -> dict:
@@ -139,6 +145,21 @@ class BulkWriter:
             helpers.bulk(self.client, actions, raise_on_error=False)
             logger.info("the reviews alias was rolled over; %d reviews kept in their older index", len(moved))
 
+    def _bulk(self, actions: list[dict]) -> list[dict]:
+        """One bulk request; each action's answer. The body is encoded by the client's serializer
+        (orjson with `connect`) in one piece: the bulk helpers' chunking costs more than the encoding."""
+        if not actions:
+            return []
+        dumps = self.client.transport.serializer.dumps
+        lines = []
+        for action in actions:
+            meta, source = expand_action(action)
+            lines.append(dumps(meta))
+            if source is not None:
+                lines.append(dumps(source))
+        reply = self.client.bulk(body="\n".join(lines) + "\n")
+        return [detail for item in reply["items"] for detail in item.values()]
+
     def write(self, docs: list[dict]) -> dict[str, str | None]:
         """Index docs; return doc_id -> None when written, or the reason it was not."""
         results: dict[str, str | None] = {}
@@ -155,20 +176,18 @@ class BulkWriter:
                 for doc_id in unchanged:
                     results[doc_id] = None
                     self.outcomes["unchanged"] += 1
-                # streaming_bulk itself retries 429s (max_retries) with backoff: that is the backpressure.
-                for ok, info in helpers.streaming_bulk(self.client, actions,
-                                                       raise_on_error=False, max_retries=3,
-                                                       initial_backoff=self.backoff):
-                    detail = info["index"]
-                    if ok or detail.get("status") == 409:  # 409: this or a newer copy is stored
+                for detail in self._bulk(actions):
+                    status = detail.get("status", 500)
+                    if status == 409:  # this or a newer copy is stored
                         results[detail["_id"]] = None
-                        outcome = "stale" if not ok else "created" if detail.get("result") == "created" \
-                            else "updated"
-                        self.outcomes[outcome] += 1
-                        if ok and detail["_index"] != self.write_index and detail["_index"] not in self.older:
+                        self.outcomes["stale"] += 1
+                    elif status < 300:
+                        results[detail["_id"]] = None
+                        self.outcomes["created" if detail.get("result") == "created" else "updated"] += 1
+                        if detail["_index"] != self.write_index and detail["_index"] not in self.older:
                             landed_elsewhere[detail["_id"]] = detail["_index"]
-                    elif detail.get("status") in (429, 503):
-                        retry.append(by_id[detail["_id"]])
+                    elif status in (429, 503):
+                        retry.append(by_id[detail["_id"]])  # Elasticsearch is busy: the next attempt, after a wait
                     else:
                         results[detail["_id"]] = str(detail.get("error"))
                 if landed_elsewhere:
