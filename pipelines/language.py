@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from functools import lru_cache
 
 import numpy as np
@@ -17,18 +16,26 @@ SHORT_TEXT = 12  # characters; below this the declared page language is more rel
 
 
 class SparseLanguageIdentifier(LanguageIdentifier):
-    """py3langid's naive Bayes, summed over only the features a text has. A review has about a
-    hundred of the model's 7,480: the same language at a fifth of the cost of the dense product."""
+    """py3langid's naive Bayes, summed over only what a text has rather than all 7,480 features:
+    the same language at a fraction of the cost. The byte automaton's states that emit features
+    (7,513) each get the summed log-probabilities of their features, so a text's score is one row
+    per emitting byte."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        emitting = [(state, features) for state, features in self.tk_output.items() if features]
+        self.state_row = {state: row for row, (state, _) in enumerate(emitting)}
+        self.state_weights = np.stack([self.nb_ptc[list(features)].sum(axis=0) for _, features in emitting])
 
     def language(self, text: str) -> str:
-        state, features = 0, []
+        next_state, state_row = self.tk_nextmove, self.state_row
+        state, rows = 0, []
         for byte in text.encode("utf8", errors="surrogatepass"):
-            state = self.tk_nextmove[(state << 8) + byte]
-            features.extend(self.tk_output.get(state, ()))
-        counts = Counter(features)
-        rows = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        weights = np.fromiter(counts.values(), dtype=self.nb_ptc.dtype, count=len(counts))
-        return self.nb_classes[int(np.argmax(weights @ self.nb_ptc[rows] + self.nb_pc))]
+            state = next_state[(state << 8) + byte]
+            if state in state_row:
+                rows.append(state_row[state])
+        scores = self.state_weights[rows].sum(axis=0) + self.nb_pc
+        return self.nb_classes[int(np.argmax(scores))]
 
 
 @lru_cache(maxsize=1)
