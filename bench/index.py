@@ -93,6 +93,9 @@ class Stats:
     def inc_value(self, key, count=1):
         self.values[key] = self.values.get(key, 0) + count
 
+    def set_value(self, key, value):
+        self.values[key] = value
+
 
 def through_pipeline(url: str, prefix: str, docs: list[dict]) -> float:
     pipeline = ElasticsearchPipeline({"url": url, "index_prefix": prefix}, batch_size=200, stats=Stats())

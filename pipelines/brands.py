@@ -14,6 +14,7 @@ class BrandMatchPipeline:
     def __init__(self, brands: list[dict], stats=None):
         self.matcher = BrandMatcher(brands)
         self.stats = stats
+        self.mentions = 0  # published when the crawl closes: a stats call per item costs more than the count
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -26,6 +27,10 @@ class BrandMatchPipeline:
         adapter = ItemAdapter(item)
         text = "\n".join(filter(None, (adapter.get(f) for f in SEARCHED_FIELDS)))
         adapter["brands"], adapter["brand_terms"] = self.matcher.match(text)
-        if self.stats is not None and adapter["brands"]:
-            self.stats.inc_value("kuchikomi/brand_mentions")
+        if adapter["brands"]:
+            self.mentions += 1
         return item
+
+    def close_spider(self):
+        if self.stats is not None and self.mentions:
+            self.stats.inc_value("kuchikomi/brand_mentions", self.mentions)

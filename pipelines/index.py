@@ -30,6 +30,7 @@ class ElasticsearchPipeline:
         self.stats = stats
         self.writer: BulkWriter | None = None
         self.batcher: MicroBatcher | None = None
+        self.written = 0  # published when the crawl closes: a stats call per item costs more than the count
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -68,12 +69,14 @@ class ElasticsearchPipeline:
         if failure:
             self.stats.inc_value("kuchikomi/index/failed")
             raise DropItem(f"not indexed: {failure} ({doc['source_url']})")
-        self.stats.inc_value("kuchikomi/index/written")
+        self.written += 1
         return item
 
     async def close_spider(self):
         if self.batcher is not None:
             await self.batcher.close()
+        if self.written:
+            self.stats.inc_value("kuchikomi/index/written", self.written)
         if self.writer is not None:
             if self.writer.replayed:
                 self.stats.inc_value("kuchikomi/index/replayed", self.writer.replayed)

@@ -58,6 +58,9 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
 
 
 class LanguagePipeline:
+    def open_spider(self):
+        identifier()  # the model loads before the first page, not while its reviews wait
+
     def process_item(self, item):
         adapter = ItemAdapter(item)
         text = "\n".join(filter(None, [adapter.get("title"), adapter.get("body")]))
