@@ -1,12 +1,20 @@
 """bench/crawl: pages/second and peak memory of a kuchikomi crawl against a bare Scrapy spider.
 
-    .venv/bin/python bench/crawl.py [--pages 1000 10000]
+    .venv/bin/python bench/crawl.py [--pages 1000 10000] [--rounds 3] [--warm-up 15000]
 
 A local server serves generated product pages (JSON-LD Product with five reviews each, in Japanese,
 Chinese and English). For each page count, a bare Scrapy spider (fetch, count the JSON-LD blocks) and
 the kuchikomi reviews spider with every pipeline on except sentiment (normalise, clean, language,
 dedup, brands, index into a local Elasticsearch node) crawl the same pages, each in its own process
-with the same concurrency and no HTTP cache. Figures: pages/second, the ratio, peak RSS per run.
+with the same concurrency and no HTTP cache. Figures: pages/second, the ratio, CPU time per page of
+the crawl's process (all its threads, from the spider's opening to its close), peak RSS per run.
+
+The node is warmed first by a kuchikomi crawl of --warm-up pages into an index of its own. A freshly
+started JVM interprets its indexing code, then compiles it: for about the first 60,000 reviews its
+compiler threads take more CPU than the indexing itself, on the two cores the crawl shares with it,
+where a monitor's long-running node takes several times less per review. Then the two crawls
+alternate, --rounds times per page count, each round into a fresh index; the ratio is the median of
+the rounds' ratios, so that the machine's changing speed (shared cores) is compared within a round.
 """
 from __future__ import annotations
 
@@ -16,10 +24,14 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+from scrapy import signals
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +63,28 @@ def write_site(folder: Path, pages: int) -> list[str]:
     return names
 
 
+class ProcessorTime:
+    """CPU seconds of the crawl's process from the spider's opening to its close (all its threads):
+    what the crawl costs whatever else the machine's shared cores are doing meanwhile."""
+
+    def __init__(self, stats):
+        self.stats = stats
+        self.opened = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        extension = cls(crawler.stats)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self):
+        self.opened = time.process_time()
+
+    def spider_closed(self):
+        self.stats.set_value("bench/cpu_seconds", time.process_time() - self.opened)
+
+
 def worker(mode: str, urls_file: str, config: str | None) -> None:
     """One crawl in this process; prints pages, seconds and peak RSS as JSON."""
     urls = Path(urls_file).read_text().split()
@@ -66,7 +100,7 @@ def worker(mode: str, urls_file: str, config: str | None) -> None:
                 yield {"url": response.url,
                        "blocks": len(response.css("script[type='application/ld+json']::text").getall())}
 
-        process = CrawlerProcess({**COMMON, "ROBOTSTXT_OBEY": True})
+        process = CrawlerProcess({**COMMON, "ROBOTSTXT_OBEY": True, "EXTENSIONS": {"__main__.ProcessorTime": 0}})
         crawler = process.create_crawler(BareSpider)
         process.crawl(crawler)
         process.start()
@@ -76,12 +110,14 @@ def worker(mode: str, urls_file: str, config: str | None) -> None:
         from crawlers.run import run_crawl
         from crawlers import settings as project_settings
         pipelines = {**project_settings.ITEM_PIPELINES, "pipelines.sentiment.SentimentPipeline": None}
-        stats = run_crawl(load_monitor(config), None, None, {**COMMON, "ITEM_PIPELINES": pipelines})
+        extensions = {**project_settings.EXTENSIONS, "__main__.ProcessorTime": 0}
+        stats = run_crawl(load_monitor(config), None, None,
+                          {**COMMON, "ITEM_PIPELINES": pipelines, "EXTENSIONS": extensions})
         [stats] = stats.values()
         assert stats.get("kuchikomi/index/written", 0) == 5 * len(urls), stats
     # From the spider's opening to its close, as Scrapy measures it: process start-up is not the crawl.
     print(json.dumps({"pages": stats.get("response_received_count", 0), "seconds": stats["elapsed_time_seconds"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "cpu_seconds": stats["bench/cpu_seconds"], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def run_worker(mode: str, urls_file: Path, config: Path | None, env: dict) -> dict:
@@ -94,9 +130,27 @@ def run_worker(mode: str, urls_file: Path, config: Path | None, env: dict) -> di
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def monitor_config(path: Path, es_url: str, prefix: str, urls: list[str]) -> Path:
+    import yaml
+    path.write_text(yaml.safe_dump({
+        "elasticsearch": {"url": es_url, "index_prefix": prefix},
+        "brands": [{"name": "Sony", "aliases": ["ソニー", "索尼"]},
+                   {"name": "Panasonic", "aliases": ["パナソニック", "松下"]}],
+        "sources": [{"name": "bench", "start_urls": urls, "follow_pagination": False}]}, allow_unicode=True))
+    return path
+
+
+def row_line(count: int, label, row: list[float], ratio: float) -> str:
+    bare_rate, bare_cpu, bare_rss, our_rate, our_cpu, our_rss = row
+    return (f"{count:>7} {label:>5} {bare_rate:>13.1f} {our_rate:>18.1f} {ratio:>5.2f}x "
+            f"{bare_cpu:>11.2f} ms {our_cpu:>16.2f} ms {bare_rss:>11.0f} MB {our_rss:>16.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warm-up", type=int, default=15000, help="pages of the node's warm-up crawl (0: none)")
     parser.add_argument("--worker", choices=["bare", "kuchikomi"], help=argparse.SUPPRESS)
     parser.add_argument("--urls-file", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -105,36 +159,44 @@ def main() -> None:
         worker(args.worker, args.urls_file, args.config)
         return
 
-    import yaml
     from crawlers.static_site import StaticSite
     from index.node import LocalNode, _free_port
     home = Path(tempfile.mkdtemp(prefix="kuchikomi-bench-crawl-", dir="/var/tmp"))
     env = {**os.environ, "KUCHIKOMI_HOME": str(home / "state"), "HF_HUB_OFFLINE": "1"}
     os.environ["KUCHIKOMI_HOME"] = env["KUCHIKOMI_HOME"]
     node = LocalNode(home / "elasticsearch")
+
+    def crawl_both(site_dir: Path, names: list[str], prefix: str, modes: tuple[str, ...]) -> dict[str, dict]:
+        with StaticSite(site_dir) as site:
+            urls = [f"{site.url}/{name}" for name in names]
+            urls_file = home / f"urls-{prefix}.txt"
+            urls_file.write_text("\n".join(urls))
+            config = monitor_config(home / f"monitor-{prefix}.yaml", es_url, prefix, urls)
+            return {mode: run_worker(mode, urls_file, config if mode == "kuchikomi" else None, env)
+                    for mode in modes}
+
     try:
         es_url = node.start(port=_free_port())
-        print(f"{'pages':>7} {'bare pages/s':>13} {'kuchikomi pages/s':>18} {'ratio':>6} "
-              f"{'bare peak RSS':>14} {'kuchikomi peak RSS':>19}")
+        if args.warm_up:
+            site_dir = home / "site-warm-up"
+            site_dir.mkdir()
+            warm = crawl_both(site_dir, write_site(site_dir, args.warm_up), "benchwarmup", ("kuchikomi",))
+            print(f"node warmed up: {args.warm_up} pages crawled into it in {warm['kuchikomi']['seconds']:.0f} s",
+                  flush=True)
+        print(f"{'pages':>7} {'round':>5} {'bare pages/s':>13} {'kuchikomi pages/s':>18} {'ratio':>6} "
+              f"{'bare CPU/page':>14} {'kuchikomi CPU/page':>19} {'bare peak RSS':>14} {'kuchikomi peak RSS':>19}")
         for count in args.pages:
             site_dir = home / f"site-{count}"
             site_dir.mkdir()
             names = write_site(site_dir, count)
-            with StaticSite(site_dir) as site:
-                urls_file = home / f"urls-{count}.txt"
-                urls_file.write_text("\n".join(f"{site.url}/{name}" for name in names))
-                config = home / f"monitor-{count}.yaml"
-                config.write_text(yaml.safe_dump({
-                    "elasticsearch": {"url": es_url, "index_prefix": f"bench{count}"},
-                    "brands": [{"name": "Sony", "aliases": ["ソニー", "索尼"]},
-                               {"name": "Panasonic", "aliases": ["パナソニック", "松下"]}],
-                    "sources": [{"name": "bench", "start_urls": [f"{site.url}/{name}" for name in names],
-                                 "follow_pagination": False}]}, allow_unicode=True))
-                bare = run_worker("bare", urls_file, None, env)
-                ours = run_worker("kuchikomi", urls_file, config, env)
-            bare_rate, our_rate = bare["pages"] / bare["seconds"], ours["pages"] / ours["seconds"]
-            print(f"{count:>7} {bare_rate:>13.1f} {our_rate:>18.1f} {our_rate / bare_rate:>5.2f}x "
-                  f"{bare['peak_rss_mb']:>11.0f} MB {ours['peak_rss_mb']:>16.0f} MB", flush=True)
+            rows = []
+            for number in range(1, args.rounds + 1):
+                runs = crawl_both(site_dir, names, f"bench{count}r{number}", ("bare", "kuchikomi"))
+                rows.append([figure for run in (runs["bare"], runs["kuchikomi"]) for figure in (
+                    run["pages"] / run["seconds"], 1000 * run["cpu_seconds"] / run["pages"], run["peak_rss_mb"])])
+                print(row_line(count, number, rows[-1], rows[-1][3] / rows[-1][0]), flush=True)
+            median = [statistics.median(column) for column in zip(*rows)]
+            print(row_line(count, "median", median, statistics.median(row[3] / row[0] for row in rows)), flush=True)
     finally:
         node.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -1,12 +1,16 @@
 """Validate the spider's items and bring their fields to one form."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 TEXT_FIELDS = ("author", "title", "body", "item_name", "review_id", "page_language")
+# Half of a surrogate pair, as a page's JSON-LD can escape it ("\ud83d" without its other half):
+# no encoder writes it as UTF-8, so it becomes U+FFFD rather than failing the review's indexing.
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def drop(stats, reason: str, item) -> DropItem:
@@ -28,7 +32,7 @@ class NormalisePipeline:
         for name in TEXT_FIELDS:
             value = adapter.get(name)
             if value is not None:
-                value = unicodedata.normalize("NFC", str(value)).strip()
+                value = unicodedata.normalize("NFC", LONE_SURROGATE.sub("\ufffd", str(value))).strip()
                 adapter[name] = value or None
         if not adapter.get("source_url"):
             raise drop(self.stats, "no source url", item)

@@ -210,3 +210,22 @@ def test_elasticsearch_stop_and_start_during_indexing_loses_and_duplicates_nothi
     ids = stored_ids(client, alias)
     assert len(ids) == len(set(ids)) == 3000
     assert set(ids) == {doc["doc_id"] for batch in batches for doc in batch}
+
+
+def test_client_serializer_stores_model_numbers_dates_and_any_text(es_url, index_prefix, tmp_path):
+    """connect() encodes with orjson: NumPy numbers (a model's scores), dates and every script arrive
+    as the standard library would have written them; what orjson refuses falls back to it."""
+    import numpy as np
+
+    from index.client import FastJSONSerializer, connect
+    client = connect({"url": es_url})
+    alias = ensure_reviews_index(client, index_prefix)
+    doc = {**review(1), "title": "ソニー 索尼 Sony ＳＯＮＹ 🎧", "votes": np.int64(3),
+           "sentiment": {"label": "negative", "score": np.float32(0.75), "scores": {"negative": np.float32(0.75)}}}
+    assert BulkWriter(client, alias, tmp_path / "spool.jsonl").write([doc]) == {"doc-00001": None}
+    client.indices.refresh(index=alias)
+    [hit] = client.search(index=alias, body={"query": {"ids": {"values": ["doc-00001"]}}})["hits"]["hits"]
+    assert hit["_source"]["title"] == doc["title"] and hit["_source"]["votes"] == 3
+    assert hit["_source"]["sentiment"]["score"] == 0.75
+    assert FastJSONSerializer().dumps({"at": datetime(2024, 6, 1, tzinfo=timezone.utc), "big": 2 ** 70}) \
+        == '{"at":"2024-06-01T00:00:00+00:00","big":1180591620717411303424}'

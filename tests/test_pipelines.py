@@ -105,3 +105,10 @@ def test_normalise_drops_reviews_without_text_and_bad_ratings():
         stage.process_item(review(body="  ", title=None))
     item = stage.process_item(review(rating={"value": 9, "best": 5, "worst": 1, "normalized": 2.0}))
     assert item["rating"] is None
+
+
+def test_normalise_replaces_half_of_a_surrogate_pair():
+    # json.loads('"\ud83d"'), as a page's JSON-LD can hold, gives a string no encoder writes as UTF-8.
+    item = NormalisePipeline().process_item(review(body="音が良い \ud83d", author="\udc00Ann"))
+    assert item["body"] == "音が良い \ufffd" and item["author"] == "\ufffdAnn"
+    item["body"].encode("utf-8")
