@@ -98,19 +98,21 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
     expected = sorted(f"#c{c}p{p}r{n}" for c in range(CHAINS) for p in range(1, PAGES + 1) for n in range(REVIEWS))
     assert hits["total"]["value"] == len(expected) and ids == expected
 
-    # Every 1-star review was announced; a message in flight at the kill may come twice, nothing more.
+    # Every 1-star review was announced. A message in flight at the kill may come twice (sent, but not
+    # yet marked sent): at most one per delivery thread (asyncio's default executor), nothing more.
     deadline = time.monotonic() + 30
     while len({a["doc_id"] for a in webhook.alerts}) < CHAINS * PAGES and time.monotonic() < deadline:
         time.sleep(0.2)
     announced = [alert["doc_id"] for alert in webhook.alerts]
     assert len(set(announced)) == CHAINS * PAGES
-    assert len(announced) - len(set(announced)) <= 1
+    assert len(announced) - len(set(announced)) <= min(32, (os.cpu_count() or 1) + 4)
 
 
 def test_resume_takes_up_start_pages_the_killed_crawl_had_not_queued(tmp_path, es_url, index_prefix,
                                                                       kuchikomi_home):
     """Scrapy takes start requests one at a time; a crawl killed early journaled only some of them.
-    Here it had queued page 0 (unfinished) and finished page 1: the next crawl fetches 0, 2 and 3."""
+    Here it had queued start page 0 (unfinished), finished start page 1, and queued page 2 as a page
+    found on the way (with its request): the next crawl fetches 0, 2 and 3, and not 1."""
     from scrapy import Request
     from scrapy.utils.request import fingerprint
 
@@ -127,20 +129,17 @@ def test_resume_takes_up_start_pages_the_killed_crawl_had_not_queued(tmp_path, e
     with LocalServer(answer) as shop:
         urls = [f"{shop.url}/p{page}.html" for page in range(4)]
         spider = ReviewsSpider(start_urls=urls, source="shop")
-        lines = []
-        for page in (0, 1):
-            request = Request(urls[page], callback=spider.parse)
-            key = fingerprint(request).hex()
-            request.meta[JOB_KEY] = key
-            lines.append({"queued": key, "request": _request_record(request, spider)})
-        lines.append({"done": lines[1]["queued"]})
+        keys = [fingerprint(Request(url)).hex() for url in urls]
+        found = Request(urls[2], callback=spider.parse, meta={JOB_KEY: keys[2]})
+        lines = [{"queued": keys[0]}, {"queued": keys[1]}, {"done": keys[1]},
+                 {"queued": keys[2], "request": _request_record(found, spider)}]
         journal = kuchikomi_home / "jobs" / "shop.jsonl"
         journal.parent.mkdir(parents=True)
         journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
         result = crawl(tmp_path, es_url, index_prefix, [{"name": "shop", "start_urls": urls}])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "resumed" in result.stdout
+    assert "resumed 2 unfinished pages" in result.stdout
     assert sorted(path for path in shop.requests if path != "/robots.txt") == ["/p0.html", "/p2.html", "/p3.html"]
     assert sorted(doc["review_id"] for doc in stored(es_url, index_prefix)) == sorted(
         f"#c{page}p1r{n}" for page in (0, 2, 3) for n in range(REVIEWS))

@@ -57,6 +57,7 @@ class JobJournalMiddleware:
         self.handle = None
         self.state: dict[str, str] = {}      # key -> "queued" | "done"
         self.pending: list[dict] = []        # queued, not finished, by an interrupted crawl
+        self.unfinished_starts: set[str] = set()  # start pages among them (journaled without a request)
         self.resuming = False
         self.items_open: dict[str, int] = {}
         self.callbacks_done: set[str] = set()
@@ -83,18 +84,21 @@ class JobJournalMiddleware:
         self.handle = open(self.path, "a", encoding="utf-8")
 
     def _read(self) -> None:
-        queued: dict[str, dict] = {}
+        queued: dict[str, dict | None] = {}
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue  # a line cut short by the kill
             if "queued" in entry:
-                queued.setdefault(entry["queued"], entry["request"])
+                queued.setdefault(entry["queued"], entry.get("request"))
                 self.state.setdefault(entry["queued"], "queued")
             elif "done" in entry:
                 self.state[entry["done"]] = "done"
-        self.pending = [request for key, request in queued.items() if self.state[key] == "queued"]
+        unfinished = {key: request for key, request in queued.items() if self.state[key] == "queued"}
+        self.pending = [request for request in unfinished.values() if request is not None]
+        # Start pages are journaled by key alone: the start requests bring them again.
+        self.unfinished_starts = {key for key, request in unfinished.items() if request is None}
 
     def _write(self, entry: dict) -> None:
         self.handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -111,34 +115,37 @@ class JobJournalMiddleware:
         logger.warning("crawl of %s stopped (%s) with %d pages unfinished: the next crawl resumes them",
                        getattr(spider, "source", spider.name), reason, left)
 
-    def _journal(self, request: Request) -> Request | None:
-        """Record a new page; None for a page this job has queued or finished already."""
+    def _journal(self, request: Request, start: bool = False) -> Request | None:
+        """Record a new page; None for a page this job has queued or finished already. A start page
+        is recorded by its key alone: a resumed crawl gets its request from the spider's start again."""
         key = self.crawler.request_fingerprinter.fingerprint(request).hex()
+        request.meta[JOB_KEY] = key  # before the record, so a resumed request carries it too
+        if key in self.unfinished_starts and start:
+            self.unfinished_starts.discard(key)
+            request.meta["dont_cache"] = True  # as for every resumed page, below
+            return request
         if key in self.state:
-            if not request.dont_filter:
-                return None
-        else:
-            self.state[key] = "queued"
-            request.meta[JOB_KEY] = key  # before the record, so a resumed request carries it too
-            self._write({"queued": key, "request": _request_record(request, self.crawler.spider)})
-        request.meta[JOB_KEY] = key
+            return request if request.dont_filter else None
+        self.state[key] = "queued"
+        self._write({"queued": key} if start else
+                    {"queued": key, "request": _request_record(request, self.crawler.spider)})
         return request
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         if self.resuming:
-            logger.info("resuming an interrupted crawl of %s: %d pages", self.crawler.spider.source,
-                        len(self.pending))
-            self.crawler.stats.set_value("kuchikomi/job/resumed_pages", len(self.pending))
+            resumed = len(self.pending) + len(self.unfinished_starts)
+            logger.info("resuming an interrupted crawl of %s: %d pages", self.crawler.spider.source, resumed)
+            self.crawler.stats.set_value("kuchikomi/job/resumed_pages", resumed)
             for record in self.pending:
                 request = _request_from_record(record, self.crawler.spider)
                 # Fetched afresh: a cached copy of a page whose items were lost would read as unchanged.
                 request.meta["dont_cache"] = True
                 yield request
-        # Then the start requests, of which the journal drops those queued or finished already: a crawl
-        # killed before Scrapy had taken all of them journaled only some.
+        # Then the start requests: unfinished ones again, new ones (a crawl killed before Scrapy had
+        # taken them all), not those finished already.
         async for output in start:
             if isinstance(output, Request):
-                output = self._journal(output)
+                output = self._journal(output, start=True)
             if output is not None:
                 yield output
 
