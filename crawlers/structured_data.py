@@ -158,7 +158,8 @@ def _from_rdfa(node: dict) -> dict:
 def types_of(node: dict) -> set[str]:
     value = node.get("@type", [])
     values = value if isinstance(value, list) else [value]
-    return {SCHEMA_PREFIX.sub("", str(v)) for v in values}
+    # Most types are bare names already: the prefix pattern only runs on those with a host.
+    return {SCHEMA_PREFIX.sub("", v) if "schema.org" in v else v for v in map(str, values)}
 
 
 def text_of(value: Any) -> str | None:
@@ -227,14 +228,15 @@ def iter_reviews(nodes: list[dict]) -> Iterator[tuple[dict, dict | None]]:
         if not isinstance(node, dict) or id(node) in seen:
             return
         seen.add(id(node))
-        if types_of(node) & REVIEW_TYPES:
+        types = types_of(node)
+        if types & REVIEW_TYPES:
             reviewed = node.get("itemReviewed")
             yield node, reviewed if isinstance(reviewed, dict) else parent
             return
+        owner = parent if types & SITE_WIDE_TYPES else node
         for key, value in node.items():
-            if key.startswith("@"):
-                continue
-            yield from walk(value, node if not types_of(node) & SITE_WIDE_TYPES else parent)
+            if not key.startswith("@"):
+                yield from walk(value, owner)
 
     # Containers first, so a review that is also a top-level node is reached through its item.
     for top in sorted(nodes, key=lambda n: bool(types_of(n) & REVIEW_TYPES)):

@@ -12,7 +12,7 @@ from w3lib.url import canonicalize_url
 from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
 from crawlers.profile import load_profile
-from crawlers.spiders import url_list
+from crawlers.spiders import declared_language, url_list
 from crawlers.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text, rating_of,
                                      text_of, votes_of)
 
@@ -86,7 +86,7 @@ def profile_reviews(response: HtmlResponse, profile, source: str = "default"):
     aggregate = own_aggregate(None, extract_graph(response.text, response.url))
     for item in profile.reviews(response.text, response.url, source):
         item["aggregate_rating"] = aggregate
-        item["page_language"] = (response.xpath("/html/@lang").get() or "").strip() or None
+        item["page_language"] = declared_language(response)
         yield item
 
 
@@ -99,7 +99,7 @@ def structured_items(response: HtmlResponse, source: str = "default") -> list[Re
 def reviews_from_response(response: HtmlResponse, source: str = "default", nodes: list[dict] | None = None):
     """One ReviewItem per schema.org Review on the page."""
     nodes = extract_graph(response.text, response.url) if nodes is None else nodes
-    page_language = (response.xpath("/html/@lang").get() or "").strip() or None
+    page_language = declared_language(response)
     fetched = datetime.now(timezone.utc)
     fetched_at = fetched.isoformat(timespec="milliseconds")
     site = urlsplit(response.url).hostname
@@ -138,7 +138,7 @@ def posts_from_response(response: HtmlResponse, source: str = "default", nodes: 
     """One post per schema.org forum posting, comment or answer on the page, titled with its thread."""
     nodes = extract_graph(response.text, response.url) if nodes is None else nodes
     fetched = datetime.now(timezone.utc)
-    page_language = (response.xpath("/html/@lang").get() or "").strip() or None
+    page_language = declared_language(response)
     for post, thread in iter_posts(nodes):
         # A thread's position ("#3") keeps a post one document when its text is edited.
         post_id = text_of(post.get("identifier")) or text_of(post.get("@id")) or text_of(post.get("position"))

@@ -16,7 +16,7 @@ from crawlers import source_state
 from crawlers.dates import to_iso8601
 from crawlers.items import ReviewItem
 from crawlers.main_text import main_text
-from crawlers.spiders import url_list
+from crawlers.spiders import declared_language, url_list
 from crawlers.spiders.reviews import structured_items
 
 
@@ -74,7 +74,7 @@ def post_from_page(response: HtmlResponse, source: str) -> ReviewItem | None:
     return ReviewItem(kind="post", source=source, source_url=response.url, site=urlsplit(response.url).hostname,
                       author=found.author, title=found.title, body=found.text,
                       published_at=to_iso8601(found.date, relative_to=fetched),
-                      page_language=(response.xpath("/html/@lang").get() or "").strip() or None,
+                      page_language=declared_language(response),
                       fetched_at=fetched.isoformat(timespec="milliseconds"))
 
 
