@@ -103,7 +103,10 @@ def reviews_from_response(response: HtmlResponse, source: str = "default", nodes
     fetched = datetime.now(timezone.utc)
     fetched_at = fetched.isoformat(timespec="milliseconds")
     site = urlsplit(response.url).hostname
+    aggregates: dict[int, dict | None] = {}  # per reviewed entity: a product's reviews share it
     for review, entity in iter_reviews(nodes):
+        if id(entity) not in aggregates:
+            aggregates[id(entity)] = own_aggregate(entity, nodes)
         review_id = text_of(review.get("@id")) or text_of(review.get("identifier"))
         review_url = text_of(review.get("url"))
         if review_url:
@@ -129,7 +132,7 @@ def reviews_from_response(response: HtmlResponse, source: str = "default", nodes
             page_language=text_of(review.get("inLanguage")) or
             (text_of(entity.get("inLanguage")) if entity else None) or page_language,
             item_name=text_of(entity.get("name")) if entity else None,
-            aggregate_rating=own_aggregate(entity, nodes),
+            aggregate_rating=dict(aggregates[id(entity)]) if aggregates[id(entity)] else None,
             fetched_at=fetched_at,
         )
 
