@@ -1,6 +1,6 @@
 """bench/crawl: pages/second and peak memory of a kuchikomi crawl against a bare Scrapy spider.
 
-    .venv/bin/python bench/crawl.py [--pages 1000 10000] [--rounds 3] [--warm-up 15000]
+    .venv/bin/python bench/crawl.py [--pages 1000 10000] [--rounds 3] [--warm-up 30000]
 
 A local server serves generated product pages (JSON-LD Product with five reviews each, in Japanese,
 Chinese and English). For each page count, a bare Scrapy spider (fetch, count the JSON-LD blocks) and
@@ -12,9 +12,11 @@ the crawl's process (all its threads, from the spider's opening to its close), p
 The node is warmed first by a kuchikomi crawl of --warm-up pages into an index of its own. A freshly
 started JVM interprets its indexing code, then compiles it: for about the first 60,000 reviews its
 compiler threads take more CPU than the indexing itself, on the two cores the crawl shares with it,
-where a monitor's long-running node takes several times less per review. Then the two crawls
-alternate, --rounds times per page count, each round into a fresh index; the ratio is the median of
-the rounds' ratios, so that the machine's changing speed (shared cores) is compared within a round.
+and they go on compiling, less and less, through the next 100,000 or so, where a monitor's
+long-running node takes several times less per review. Then the two crawls alternate, --rounds times
+per page count, each round into a fresh index and each crawl first in every other round; the ratio
+is the median of the rounds' ratios, so that the machine's changing speed (shared cores) is compared
+within a round.
 """
 from __future__ import annotations
 
@@ -150,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warm-up", type=int, default=15000, help="pages of the node's warm-up crawl (0: none)")
+    parser.add_argument("--warm-up", type=int, default=30000, help="pages of the node's warm-up crawl (0: none)")
     parser.add_argument("--worker", choices=["bare", "kuchikomi"], help=argparse.SUPPRESS)
     parser.add_argument("--urls-file", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -191,7 +193,10 @@ def main() -> None:
             names = write_site(site_dir, count)
             rows = []
             for number in range(1, args.rounds + 1):
-                runs = crawl_both(site_dir, names, f"bench{count}r{number}", ("bare", "kuchikomi"))
+                # Each crawl goes first in every other round, so a machine speeding up or slowing down
+                # over the run favours neither.
+                order = ("bare", "kuchikomi") if number % 2 else ("kuchikomi", "bare")
+                runs = crawl_both(site_dir, names, f"bench{count}r{number}", order)
                 rows.append([figure for run in (runs["bare"], runs["kuchikomi"]) for figure in (
                     run["pages"] / run["seconds"], 1000 * run["cpu_seconds"] / run["pages"], run["peak_rss_mb"])])
                 print(row_line(count, number, rows[-1], rows[-1][3] / rows[-1][0]), flush=True)

@@ -24,17 +24,21 @@ class SparseLanguageIdentifier(LanguageIdentifier):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         emitting = [(state, features) for state, features in self.tk_output.items() if features]
-        self.state_row = {state: row for row, (state, _) in enumerate(emitting)}
         self.state_weights = np.stack([self.nb_ptc[list(features)].sum(axis=0) for _, features in emitting])
+        # A list rather than a dict: one index per byte of text instead of a membership test and a look-up.
+        self.state_row = [-1] * (len(self.tk_nextmove) >> 8)
+        for row, (state, _) in enumerate(emitting):
+            self.state_row[state] = row
 
     def language(self, text: str) -> str:
         next_state, state_row = self.tk_nextmove, self.state_row
         state, rows = 0, []
         for byte in text.encode("utf8", errors="surrogatepass"):
             state = next_state[(state << 8) + byte]
-            if state in state_row:
-                rows.append(state_row[state])
-        scores = self.state_weights[rows].sum(axis=0) + self.nb_pc
+            row = state_row[state]
+            if row >= 0:
+                rows.append(row)
+        scores = self.state_weights.take(rows, axis=0).sum(axis=0) + self.nb_pc
         return self.nb_classes[int(np.argmax(scores))]
 
 
