@@ -32,7 +32,7 @@ from index.charts import write_chart  # noqa: E402
 from index.node import LocalNode, _free_port  # noqa: E402
 from index.query import BrandNames  # noqa: E402
 from index.report import REPORTS  # noqa: E402
-from index.schema import ensure_reviews_index  # noqa: E402
+from index.schema import ensure_reviews_index, template_body  # noqa: E402
 from index.search import Filters, search  # noqa: E402
 from index.writer import prepare_document  # noqa: E402
 from pipelines.index import ElasticsearchPipeline  # noqa: E402
@@ -155,7 +155,8 @@ def load_large(client: Elasticsearch, count: int) -> str:
                      for d in make_documents(count, seed=7)), thread_count=2, chunk_size=2000):
         if not ok:
             raise RuntimeError(info)
-    client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
+    client.indices.put_settings(index=index, body={"index": {
+        "refresh_interval": template_body("bench-large")["settings"]["refresh_interval"]}})
     client.indices.refresh(index=alias)
     client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=1800)
     print(f"loaded {client.count(index=alias)['count']:,} reviews in {time.perf_counter() - started:.0f} s")

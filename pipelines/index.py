@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 BULK_REQUESTS_IN_FLIGHT = 2
 # A bulk request waits for more reviews (KUCHIKOMI_BULK_LINGER at most) only while they keep coming.
 BULK_QUIET = 0.05
+ES_ERRORS = (ESConnectionError, TransportError)
 
 
 class ElasticsearchPipeline:
@@ -78,7 +80,16 @@ class ElasticsearchPipeline:
         if self.written:
             self.stats.inc_value("kuchikomi/index/written", self.written)
         if self.writer is not None:
+            self._make_searchable()
             if self.writer.replayed:
                 self.stats.inc_value("kuchikomi/index/replayed", self.writer.replayed)
             for outcome, count in self.writer.outcomes.items():
                 self.stats.set_value(f"kuchikomi/index/{outcome}", count)
+
+    def _make_searchable(self) -> None:
+        """What this crawl wrote is searchable once it ends (the next crawl's paging and copy checks,
+        reports, a researcher's query), not only at the index's next scheduled refresh."""
+        try:
+            self.writer.client.indices.refresh(index=self.writer.alias)
+        except ES_ERRORS as exc:
+            logger.warning("reviews written but not yet searchable, Elasticsearch unavailable: %s", exc)
