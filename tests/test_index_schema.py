@@ -229,3 +229,28 @@ def test_client_serializer_stores_model_numbers_dates_and_any_text(es_url, index
     assert hit["_source"]["sentiment"]["score"] == 0.75
     assert FastJSONSerializer().dumps({"at": datetime(2024, 6, 1, tzinfo=timezone.utc), "big": 2 ** 70}) \
         == '{"at":"2024-06-01T00:00:00+00:00","big":1180591620717411303424}'
+
+
+
+def test_what_a_crawl_wrote_is_searchable_when_it_ends(es_url, index_prefix, kuchikomi_home):
+    """The index refreshes only every few seconds while bulk writes pour in; the crawl refreshes it as it ends."""
+    import asyncio
+
+    from scrapy.utils.test import get_crawler
+
+    from pipelines.index import ElasticsearchPipeline
+
+    stage = ElasticsearchPipeline({"url": es_url, "index_prefix": index_prefix}, stats=get_crawler().stats)
+
+    async def crawl():
+        stage.open_spider()
+        await asyncio.gather(*(stage.process_item(review(number)) for number in range(20)))
+        await stage.close_spider()
+
+    asyncio.run(crawl())
+    client = Elasticsearch([es_url])
+    alias = f"{index_prefix}-reviews"
+    # No refresh here: a search straight after the crawl finds all it wrote.
+    assert client.count(index=alias)["count"] == 20
+    [settings] = client.indices.get_settings(index=alias).values()
+    assert settings["settings"]["index"]["refresh_interval"] == template_body(index_prefix)["settings"]["refresh_interval"]
