@@ -9,6 +9,8 @@ from elasticsearch.serializer import JSONSerializer
 from index.node import LocalNode
 
 DEFAULT_PREFIX = "kuchikomi"
+# What an unreachable, overloaded or failing cluster raises: callers log, count and carry on.
+ES_ERRORS = (ESConnectionError, TransportError)
 
 
 class ElasticsearchUnavailable(RuntimeError):
@@ -61,7 +63,7 @@ def connect(es_config: dict, check: bool = True) -> Elasticsearch:
     if check:
         try:
             client.info()
-        except (ESConnectionError, TransportError) as exc:
+        except ES_ERRORS as exc:
             raise ElasticsearchUnavailable(f"Elasticsearch at {url} is not reachable: {exc}") from exc
     return client
 

@@ -79,7 +79,8 @@ def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
                           f"({version}): upgrade kuchikomi")
     # Within a schema version fields are only ever added, so the live index is updated in place.
     client.indices.put_mapping(index=current, body=body["mappings"])
-    client.indices.put_settings(index=current, body={"index": {"refresh_interval": body["settings"]["refresh_interval"]}})
+    client.indices.put_settings(index=current,
+                                body={"index": {"refresh_interval": body["settings"]["refresh_interval"]}})
     return alias
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.config import monitor_from_settings
-from index.client import connect, index_prefix, reviews_alias
+from index.client import ES_ERRORS, connect, index_prefix, reviews_alias
 from index.node import kuchikomi_home
 from index.schema import ensure_reviews_index
 from index.writer import SPOOLED, BulkWriter
@@ -21,7 +20,6 @@ logger = logging.getLogger(__name__)
 BULK_REQUESTS_IN_FLIGHT = 2
 # A bulk request waits for more reviews (KUCHIKOMI_BULK_LINGER at most) only while they keep coming.
 BULK_QUIET = 0.05
-ES_ERRORS = (ESConnectionError, TransportError)
 
 
 class ElasticsearchPipeline:

@@ -15,19 +15,18 @@ import logging
 import unicodedata
 
 from datasketch import MinHash, MinHashLSH
-from elasticsearch.exceptions import ConnectionError as ESConnectionError, NotFoundError, TransportError
+from elasticsearch.exceptions import NotFoundError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.config import monitor_from_settings
-from index.client import connect, copies_index, reviews_alias
+from index.client import ES_ERRORS, connect, copies_index, reviews_alias
 from index.schema import ensure_copies_index
 
 logger = logging.getLogger(__name__)
 SHINGLE_CHARS = 5
 NUM_PERM = 128
 MIN_CHARS = 80  # short posts ("+1", "同じく") are alike without being copies
-ES_ERRORS = (ESConnectionError, TransportError)
 
 
 def shingles(text: str) -> set[bytes]:

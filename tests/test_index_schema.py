@@ -253,4 +253,5 @@ def test_what_a_crawl_wrote_is_searchable_when_it_ends(es_url, index_prefix, kuc
     # No refresh here: a search straight after the crawl finds all it wrote.
     assert client.count(index=alias)["count"] == 20
     [settings] = client.indices.get_settings(index=alias).values()
-    assert settings["settings"]["index"]["refresh_interval"] == template_body(index_prefix)["settings"]["refresh_interval"]
+    template = template_body(index_prefix)["settings"]
+    assert settings["settings"]["index"]["refresh_interval"] == template["refresh_interval"]
