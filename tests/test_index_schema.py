@@ -1,4 +1,5 @@
 """The reviews index over time on real nodes: migration without downtime, rollover, retention, outages."""
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 from elasticsearch import Elasticsearch
+from scrapy.utils.test import get_crawler
 
 from index.node import LocalNode
 from index.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, rollover, \
     template_body
 from index.writer import SPOOLED, BulkWriter
+from pipelines.index import ElasticsearchPipeline
 from tests.conftest import free_port
 from tests.research_corpus import DOCUMENTS
 
@@ -231,15 +234,8 @@ def test_client_serializer_stores_model_numbers_dates_and_any_text(es_url, index
         == '{"at":"2024-06-01T00:00:00+00:00","big":1180591620717411303424}'
 
 
-
 def test_what_a_crawl_wrote_is_searchable_when_it_ends(es_url, index_prefix, kuchikomi_home):
     """The index refreshes only every few seconds while bulk writes pour in; the crawl refreshes it as it ends."""
-    import asyncio
-
-    from scrapy.utils.test import get_crawler
-
-    from pipelines.index import ElasticsearchPipeline
-
     stage = ElasticsearchPipeline({"url": es_url, "index_prefix": index_prefix}, stats=get_crawler().stats)
 
     async def crawl():
