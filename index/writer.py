@@ -18,7 +18,6 @@ from pathlib import Path
 import orjson
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, ConnectionTimeout, TransportError
-from elasticsearch.helpers.actions import expand_action
 
 from index.schema import backing_indices
 
@@ -38,7 +37,9 @@ SENTIMENT_CONTENT = ("label", "model", "model_version", "corrected")
 
 def content_hash(doc: dict) -> str:
     """What a review says, as the crawl produced it: a re-crawl with the same hash changes nothing."""
-    content = {key: value for key, value in doc.items() if key not in VOLATILE_FIELDS}
+    content = dict(doc)  # a copy and three deletions: several times faster than a filtering comprehension
+    for key in VOLATILE_FIELDS:
+        content.pop(key, None)
     if isinstance(content.get("sentiment"), dict):
         content["sentiment"] = {key: content["sentiment"].get(key) for key in SENTIMENT_CONTENT}
     try:
@@ -146,17 +147,19 @@ class BulkWriter:
             logger.info("the reviews alias was rolled over; %d reviews kept in their older index", len(moved))
 
     def _bulk(self, actions: list[dict]) -> list[dict]:
-        """One bulk request; each action's answer. The body is encoded by the client's serializer
-        (orjson with `connect`) in one piece: the bulk helpers' chunking costs more than the encoding."""
+        """One bulk request of index actions (`index_action`); each action's answer. The body is encoded
+        by the client's serializer (orjson with `connect`) in one piece, each action line built here:
+        the bulk helpers' chunking and generic action expansion cost more than the encoding."""
         if not actions:
             return []
         dumps = self.client.transport.serializer.dumps
         lines = []
         for action in actions:
-            meta, source = expand_action(action)
-            lines.append(dumps(meta))
-            if source is not None:
-                lines.append(dumps(source))
+            meta = {"_index": action["_index"], "_id": action["_id"]}
+            if "_version" in action:
+                meta.update(version=action["_version"], version_type=action["_version_type"])
+            lines.append(dumps({action["_op_type"]: meta}))
+            lines.append(dumps(action["_source"]))
         reply = self.client.bulk(body="\n".join(lines) + "\n")
         return [detail for item in reply["items"] for detail in item.values()]
 
