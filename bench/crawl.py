@@ -16,7 +16,8 @@ and they go on compiling, less and less, through the next 100,000 or so, where a
 long-running node takes several times less per review. Then the two crawls alternate, --rounds times
 per page count, each round into a fresh index and each crawl first in every other round; the ratio
 is the median of the rounds' ratios, so that the machine's changing speed (shared cores) is compared
-within a round.
+within a round. After each kuchikomi crawl its index is merged to one segment, so that no crawl is
+measured while the node still merges what the one before it wrote.
 """
 from __future__ import annotations
 
@@ -142,6 +143,13 @@ def monitor_config(path: Path, es_url: str, prefix: str, urls: list[str]) -> Pat
     return path
 
 
+def settle(es_url: str, prefix: str) -> None:
+    """Merge what a crawl just wrote before the next crawl starts: the node's merges of a crawl's
+    last segments would otherwise run during the next one, whichever it is."""
+    from elasticsearch import Elasticsearch
+    Elasticsearch([es_url], timeout=600).indices.forcemerge(index=f"{prefix}-reviews*", max_num_segments=1)
+
+
 def row_line(count: int, label, row: list[float], ratio: float) -> str:
     bare_rate, bare_cpu, bare_rss, our_rate, our_cpu, our_rss = row
     return (f"{count:>7} {label:>5} {bare_rate:>13.1f} {our_rate:>18.1f} {ratio:>5.2f}x "
@@ -174,8 +182,12 @@ def main() -> None:
             urls_file = home / f"urls-{prefix}.txt"
             urls_file.write_text("\n".join(urls))
             config = monitor_config(home / f"monitor-{prefix}.yaml", es_url, prefix, urls)
-            return {mode: run_worker(mode, urls_file, config if mode == "kuchikomi" else None, env)
-                    for mode in modes}
+            runs = {}
+            for mode in modes:
+                runs[mode] = run_worker(mode, urls_file, config if mode == "kuchikomi" else None, env)
+                if mode == "kuchikomi":
+                    settle(es_url, prefix)
+            return runs
 
     try:
         es_url = node.start(port=_free_port())
