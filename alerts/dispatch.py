@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from alerts.channels import build_channels
 from alerts.message import Message
 from alerts.rules import build_rules
-from alerts.rules.base import DURATION, RuleContext, iso, parse_duration, parse_time
+from alerts.rules.base import RuleContext, iso, parse_time
+from foundations.durations import SCHEMA as DURATION, parse_duration
 from alerts.state import DEAD, DELIVERED, FAILED, SENDING, DeliveryState
 
 logger = logging.getLogger(__name__)

@@ -59,7 +59,7 @@ class Message:
                 lines.append(f"{key}: {one_line(value)}")
             blocks.append("\n".join(lines))
             nested = alert.get("reviews", [alert] if alert.get("doc_id") else [])
-            blocks.extend(review_text(review) for review in nested)
+            blocks.extend(review_block(review) for review in nested)
         return "\n\n".join(blocks)
 
 
@@ -74,7 +74,8 @@ def review_facts(review: dict) -> str:
     return " · ".join(one_line(p) for p in parts if p)
 
 
-def review_text(review: dict) -> str:
+def review_block(review: dict) -> str:
+    """A review as a message shows it: facts, title and excerpt, link."""
     title = one_line(review.get("title"))
     body = one_line(review.get("excerpt"))
     lines = [review_facts(review), f"{title}: {body}" if title else body]

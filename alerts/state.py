@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import NotFoundError
 
 from alerts.rules.base import iso, parse_time
-from index.schema import ensure_alerts_index
+from index.storage.schema import ensure_alerts_index
 
 PENDING, SENDING, DELIVERED, FAILED, DEAD = "pending", "sending", "delivered", "failed", "dead"
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,12 +36,13 @@ import requests  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from alerts.dispatch import AlertDispatcher  # noqa: E402
+from foundations.ports import free_port  # noqa: E402
 from alerts.message import Message  # noqa: E402
 from alerts.state import DeliveryState  # noqa: E402
-from crawlers.config import load_monitor  # noqa: E402
-from crawlers.run import run_crawl  # noqa: E402
+from kuchikomi.config import load_monitor  # noqa: E402
+from kuchikomi.crawl import run_crawl  # noqa: E402
 from crawlers.static_site import StaticSite  # noqa: E402
-from index.node import LocalNode  # noqa: E402
+from index.storage.node import LocalNode  # noqa: E402
 from sentiment.model import load_classifier  # noqa: E402
 
 THREADS = 6  # asyncio's default executor on 2 cores, which the alert pipeline runs on
@@ -50,12 +50,6 @@ COMPLAINTS = ["The battery died after two days and support never answered.",
               "充電できなくなりました。サポートの対応も最悪で、返金してほしいです。",
               "用了三天就坏了，客服也不理人，非常失望。",
               "Arrived broken, the replacement was broken too. Avoid."]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Receiver:

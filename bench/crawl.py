@@ -109,8 +109,8 @@ def worker(mode: str, urls_file: str, config: str | None) -> None:
         process.start()
         stats = crawler.stats.get_stats()
     else:
-        from crawlers.config import load_monitor
-        from crawlers.run import run_crawl
+        from kuchikomi.config import load_monitor
+        from kuchikomi.crawl import run_crawl
         from crawlers import settings as project_settings
         pipelines = {**project_settings.ITEM_PIPELINES, "pipelines.sentiment.SentimentPipeline": None}
         extensions = {**project_settings.EXTENSIONS, "__main__.ProcessorTime": 0}
@@ -170,7 +170,7 @@ def main() -> None:
         return
 
     from crawlers.static_site import StaticSite
-    from index.node import LocalNode, _free_port
+    from index.storage.node import LocalNode, _free_port
     home = Path(tempfile.mkdtemp(prefix="kuchikomi-bench-crawl-", dir="/var/tmp"))
     env = {**os.environ, "KUCHIKOMI_HOME": str(home / "state"), "HF_HUB_OFFLINE": "1"}
     os.environ["KUCHIKOMI_HOME"] = env["KUCHIKOMI_HOME"]

@@ -5,8 +5,7 @@ import logging
 
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, NotFoundError, TransportError
 
-from crawlers.config import monitor_from_settings
-from index.client import ElasticsearchUnavailable, connect, reviews_alias
+from index.storage.client import ElasticsearchUnavailable, connect, reviews_alias
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +17,11 @@ class SeenReviews:
 
     @classmethod
     def from_settings(cls, settings) -> "SeenReviews | None":
-        monitor = monitor_from_settings(settings)
-        if monitor is None:
+        es_config = settings.get("KUCHIKOMI_ELASTICSEARCH")
+        if es_config is None:
             return None
         try:
-            return cls(connect(monitor.elasticsearch), reviews_alias(monitor.elasticsearch))
+            return cls(connect(es_config), reviews_alias(es_config))
         except ElasticsearchUnavailable:
             return None
 

@@ -1,4 +1,4 @@
-"""Scrapy settings for kuchikomi. The monitor config (KUCHIKOMI_CONFIG) overrides the crawl manners."""
+"""Scrapy settings for kuchikomi's crawls. `kuchikomi crawl` adds the monitor config's crawl manners and sections."""
 from importlib.util import find_spec
 
 BOT_NAME = "kuchikomi"

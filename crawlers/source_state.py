@@ -5,11 +5,11 @@ import json
 import os
 from pathlib import Path
 
-from index.node import kuchikomi_home
+from foundations import paths
 
 
 def _path() -> Path:
-    return kuchikomi_home() / "state" / "sources.json"
+    return paths.home() / "state" / "sources.json"
 
 
 def load(source: str) -> dict:

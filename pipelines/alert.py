@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from pathlib import Path
 
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
 from itemadapter import ItemAdapter
@@ -18,34 +19,37 @@ from scrapy.exceptions import NotConfigured
 
 from alerts.dispatch import AlertDispatcher
 from alerts.state import DEAD, DELIVERED, FAILED, DeliveryState
-from crawlers.config import monitor_from_settings
-from index.client import alerts_index, connect, index_prefix, reviews_alias
-from index.node import kuchikomi_home
+from foundations import paths
+from index.storage.client import alerts_index, connect, index_prefix, reviews_alias
 
 logger = logging.getLogger(__name__)
 
 
 class AlertPipeline:
-    def __init__(self, monitor, stats=None, flush_interval: float = 2.0):
-        self.monitor = monitor
+    def __init__(self, es_config: dict, alerts_config: dict, base_dir, stats=None, flush_interval: float = 2.0):
+        self.es_config = es_config
+        self.alerts_config = alerts_config
+        self.base_dir = base_dir  # relative paths in the alerts section (a jsonl channel's file) start here
         self.stats = stats
         self.flush_interval = flush_interval
         self.dispatcher: AlertDispatcher | None = None
-        self.spool = kuchikomi_home() / "spool" / f"{index_prefix(monitor.elasticsearch)}-alert-items.jsonl"
+        self.spool = paths.home() / "spool" / f"{index_prefix(es_config)}-alert-items.jsonl"
         self.flusher: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        monitor = monitor_from_settings(crawler.settings)
-        if monitor is None or not monitor.alerts.get("rules"):
+        settings = crawler.settings
+        alerts_config = settings.get("KUCHIKOMI_ALERTS") or {}
+        if not alerts_config.get("rules") or settings.get("KUCHIKOMI_ELASTICSEARCH") is None:
             raise NotConfigured("no alert rules configured")
-        return cls(monitor, crawler.stats, crawler.settings.getfloat("KUCHIKOMI_ALERT_FLUSH_INTERVAL", 2.0))
+        return cls(settings.get("KUCHIKOMI_ELASTICSEARCH"), alerts_config, settings.get("KUCHIKOMI_CONFIG_DIR", "."),
+                   crawler.stats, settings.getfloat("KUCHIKOMI_ALERT_FLUSH_INTERVAL", 2.0))
 
     async def open_spider(self):
-        es_config = self.monitor.elasticsearch
+        es_config = self.es_config
         client = connect(es_config)
         state = DeliveryState(client, alerts_index(es_config))
-        self.dispatcher = AlertDispatcher(self.monitor.alerts, state, base_dir=self.monitor.path.parent,
+        self.dispatcher = AlertDispatcher(self.alerts_config, state, base_dir=Path(self.base_dir),
                                           client=client, reviews_index=reviews_alias(es_config))
         claims = await asyncio.to_thread(self._replay_spool)
         self._counted(await asyncio.to_thread(self.dispatcher.deliver_claimed, claims))

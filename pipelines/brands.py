@@ -4,24 +4,23 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from crawlers.config import monitor_from_settings
-from pipelines.term_matcher import BrandMatcher
+from foundations.terms import TermMatcher
 
 SEARCHED_FIELDS = ("title", "body", "item_name")
 
 
 class BrandMatchPipeline:
     def __init__(self, brands: list[dict], stats=None):
-        self.matcher = BrandMatcher(brands)
+        self.matcher = TermMatcher(brands)
         self.stats = stats
         self.mentions = 0  # published when the crawl closes: a stats call per item costs more than the count
 
     @classmethod
     def from_crawler(cls, crawler):
-        monitor = monitor_from_settings(crawler.settings)
-        if monitor is None:
-            raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
-        return cls(monitor.brands, crawler.stats)
+        brands = crawler.settings.get("KUCHIKOMI_BRANDS")
+        if brands is None:
+            raise NotConfigured("no brands section (KUCHIKOMI_BRANDS)")
+        return cls(brands, crawler.stats)
 
     def process_item(self, item):
         adapter = ItemAdapter(item)

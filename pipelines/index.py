@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawlers.config import monitor_from_settings
-from index.client import ES_ERRORS, connect, index_prefix, reviews_alias
-from index.node import kuchikomi_home
-from index.schema import ensure_reviews_index
-from index.writer import SPOOLED, BulkWriter
+from foundations import paths
+from index.storage.client import ES_ERRORS, connect, index_prefix, reviews_alias
+from index.storage.schema import ensure_reviews_index
+from index.storage.writer import SPOOLED, BulkWriter
 from pipelines.batching import MicroBatcher
 
 logger = logging.getLogger(__name__)
@@ -34,17 +33,17 @@ class ElasticsearchPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        monitor = monitor_from_settings(crawler.settings)
-        if monitor is None:
-            raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
-        return cls(monitor.elasticsearch, crawler.settings.getint("KUCHIKOMI_BULK_SIZE", 200),
+        es_config = crawler.settings.get("KUCHIKOMI_ELASTICSEARCH")
+        if es_config is None:
+            raise NotConfigured("no elasticsearch section (KUCHIKOMI_ELASTICSEARCH)")
+        return cls(es_config, crawler.settings.getint("KUCHIKOMI_BULK_SIZE", 200),
                    crawler.stats, crawler.settings.getfloat("KUCHIKOMI_BULK_LINGER", 0.0))
 
     def open_spider(self):
         client = connect(self.es_config)
         prefix = index_prefix(self.es_config)
         ensure_reviews_index(client, prefix)
-        spool = kuchikomi_home() / "spool" / f"{prefix}-reviews.jsonl"
+        spool = paths.home() / "spool" / f"{prefix}-reviews.jsonl"
         self.writer = BulkWriter(client, reviews_alias(self.es_config), spool)
         replayed = self.writer.replay_spool()
         if replayed:

@@ -19,9 +19,8 @@ from elasticsearch.exceptions import NotFoundError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawlers.config import monitor_from_settings
-from index.client import ES_ERRORS, connect, copies_index, reviews_alias
-from index.schema import ensure_copies_index
+from index.storage.client import ES_ERRORS, connect, copies_index, reviews_alias
+from index.storage.schema import ensure_copies_index
 
 logger = logging.getLogger(__name__)
 SHINGLE_CHARS = 5
@@ -62,10 +61,10 @@ class NearDuplicatePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        monitor = monitor_from_settings(crawler.settings)
-        if monitor is None:
-            raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
-        return cls(monitor.elasticsearch, crawler.stats,
+        es_config = crawler.settings.get("KUCHIKOMI_ELASTICSEARCH")
+        if es_config is None:
+            raise NotConfigured("no elasticsearch section (KUCHIKOMI_ELASTICSEARCH)")
+        return cls(es_config, crawler.stats,
                    crawler.settings.getfloat("KUCHIKOMI_NEAR_DUPLICATE_THRESHOLD", 0.8))
 
     def open_spider(self):

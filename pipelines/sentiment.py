@@ -7,9 +7,9 @@ from elasticsearch.exceptions import TransportError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from crawlers.config import monitor_from_settings
-from index.client import connect, corrections_index, reviews_alias
-from index.schema import ensure_corrections_index
+from index.storage.client import connect, corrections_index, reviews_alias
+from index.storage.schema import ensure_corrections_index
+from foundations.review_text import review_text
 from pipelines.batching import MicroBatcher
 from sentiment.corrections import Corrections, corrected
 from sentiment.model import load_classifier
@@ -17,10 +17,6 @@ from sentiment.model import load_classifier
 logger = logging.getLogger(__name__)
 # Items gathered per call into the model; the model sorts them by length and runs its own batches.
 COLLECT = 32
-
-
-def review_text(adapter) -> str:
-    return "\n".join(filter(None, [adapter.get("title"), adapter.get("body")]))
 
 
 class SentimentPipeline:
@@ -32,12 +28,12 @@ class SentimentPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        monitor = monitor_from_settings(crawler.settings)
-        if monitor is None:
-            raise NotConfigured("no monitor config (KUCHIKOMI_CONFIG)")
+        es_config = crawler.settings.get("KUCHIKOMI_ELASTICSEARCH")
+        if es_config is None:
+            raise NotConfigured("no elasticsearch section (KUCHIKOMI_ELASTICSEARCH)")
         # One model serves every crawler in the process when the caller loaded it already.
-        classifier = crawler.settings.get("KUCHIKOMI_CLASSIFIER") or load_classifier(monitor.sentiment)
-        es_config = monitor.elasticsearch
+        classifier = (crawler.settings.get("KUCHIKOMI_CLASSIFIER")
+                      or load_classifier(crawler.settings.get("KUCHIKOMI_SENTIMENT") or {}))
         corrections = Corrections(connect(es_config, check=False), corrections_index(es_config),
                                   reviews_alias(es_config))
         return cls(classifier, corrections, crawler.stats)

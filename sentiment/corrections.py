@@ -9,6 +9,7 @@ from datetime import datetime
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from foundations.review_text import review_text
 from sentiment.model import LABELS
 
 
@@ -45,7 +46,7 @@ class Corrections:
             "model_label": sentiment.get("model_label", sentiment.get("label")),
             "model": sentiment.get("model"), "model_version": sentiment.get("model_version"),
             "language": review.get("language"),
-            "text": "\n".join(filter(None, [review.get("title"), review.get("body")])),
+            "text": review_text(review),
             "note": note, "corrected_by": by, "corrected_at": now.isoformat()}
         self.client.index(index=self.index, id=doc_id, body=correction, refresh="wait_for")
         review["sentiment"] = corrected(sentiment, label)

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.language import detect_language
+from foundations.language import detect_language
 from sentiment.model import LABELS
 
 TEXT_COLUMNS = ("text", "review", "content", "body")

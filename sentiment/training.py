@@ -9,8 +9,8 @@ import hashlib
 from datetime import datetime, timezone
 
 from sentiment.datasets import Row
-from sentiment.default_model import (CURRENT_POINTER, SEED_DATA, embed_all, fit_head, read_labelled,
-                                     save_head, trained_models_dir)
+from sentiment.default_model import embed_all, fit_head, read_labelled
+from sentiment.model_store import CURRENT_POINTER, SEED_DATA, save_head, trained_models_dir
 from sentiment.model import LABELS, HeadClassifier
 
 HOLDOUT_SHARE = 5

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index.node import LocalNode
+from index.storage.node import LocalNode
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -115,9 +115,9 @@ def research(es_url, tmp_path_factory):
     config pointing at it (with API keys) for the CLI and the API."""
     import yaml
     from elasticsearch import Elasticsearch
-    from index.schema import ensure_reviews_index
-    from index.writer import BulkWriter
-    from tests.research_corpus import BRANDS, DOCUMENTS
+    from index.storage.schema import ensure_reviews_index
+    from index.storage.writer import BulkWriter
+    from tests.support.research_corpus import BRANDS, DOCUMENTS
     prefix = f"research-{uuid.uuid4().hex[:8]}"
     client = Elasticsearch([es_url])
     alias = ensure_reviews_index(client, prefix)

@@ -15,7 +15,7 @@ from alerts.rules.base import iso
 from alerts.state import DeliveryState
 from tests.conftest import WebhookReceiver, free_port
 
-KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
 
 
@@ -226,12 +226,15 @@ def test_reviews_seen_while_elasticsearch_is_down_are_alerted_on_the_next_run(tm
                                                                                 receiver, kuchikomi_home):
     import asyncio
 
-    from crawlers.config import load_monitor
+    from scrapy.utils.test import get_crawler
+
+    from kuchikomi.config import load_monitor
+    from kuchikomi.crawl import monitor_sections
     from pipelines.alert import AlertPipeline
-    monitor = load_monitor(monitor_file(tmp_path, es_url, index_prefix, receiver.url))
+    sections = monitor_sections(load_monitor(monitor_file(tmp_path, es_url, index_prefix, receiver.url)))
 
     async def crawl(es_down: bool):
-        pipeline = AlertPipeline(monitor)
+        pipeline = AlertPipeline.from_crawler(get_crawler(settings_dict=sections))
         await pipeline.open_spider()
         if es_down:  # Elasticsearch goes away after the crawl started
             dead = Elasticsearch([f"http://127.0.0.1:{free_port()}"], max_retries=0)

@@ -12,7 +12,7 @@ from alerts.rules.digest import DigestRule
 from alerts.rules.new_source import NewSourceRule
 from alerts.rules.spike import SpikeRule
 from alerts.state import DeliveryState
-from index.schema import ensure_reviews_index
+from index.storage.schema import ensure_reviews_index
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 

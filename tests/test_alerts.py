@@ -5,12 +5,13 @@ import pytest
 
 from alerts.channels.console import ConsoleChannel, summary_line
 from alerts.message import Message
-from alerts.rules.base import QuietHours, parse_duration
+from alerts.rules.base import QuietHours
+from foundations.durations import parse_duration
 from alerts.rules.digest import DigestRule
 from alerts.rules.keyword import KeywordRule
 from alerts.rules.negative_brand import NegativeBrandRule
 from alerts.rules.spike import spike_score
-from crawlers.config import ConfigError, load_monitor
+from kuchikomi.config import ConfigError, load_monitor
 from crawlers.items import ReviewItem
 
 RULE = NegativeBrandRule({"name": "neg", "type": "negative_brand", "channels": ["c"],

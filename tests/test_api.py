@@ -7,10 +7,10 @@ import requests
 import uvicorn
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from crawlers.config import load_monitor
-from index.api import create_app
+from kuchikomi.config import load_monitor
+from index.research.api import create_app
 from tests.conftest import free_port
-from tests.research_corpus import ids, where
+from tests.support.research_corpus import ids, where
 
 ANALYST = {"X-API-Key": "analyst-key-0123456789"}
 RESEARCHER = {"Authorization": "Bearer researcher-key-0123456789"}
@@ -100,7 +100,7 @@ def test_api_keys_are_validated_and_required(research, tmp_path):
     import subprocess
     import sys
     import yaml
-    from crawlers.config import ConfigError
+    from kuchikomi.config import ConfigError
     raw = yaml.safe_load(research["config"].read_text())
     raw["api"]["keys"][0]["key"] = "short"
     bad = tmp_path / "bad.yaml"
@@ -110,7 +110,7 @@ def test_api_keys_are_validated_and_required(research, tmp_path):
     del raw["api"]
     keyless = tmp_path / "keyless.yaml"
     keyless.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    result = subprocess.run([sys.executable, "-m", "crawlers.cli", "api", "-c", str(keyless)],
+    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "api", "-c", str(keyless)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "no api.keys configured" in result.stderr
 

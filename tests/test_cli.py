@@ -5,7 +5,7 @@ import sys
 
 from crawlers.static_site import DEMO_SITE, StaticSite
 
-KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 
 
 def run(*args):

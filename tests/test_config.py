@@ -1,7 +1,7 @@
 """The monitor config: errors name the file, the field and the problem."""
 import pytest
 
-from crawlers.config import ConfigError, load_monitor
+from kuchikomi.config import ConfigError, load_monitor
 
 VALID = """
 brands: [{name: Sony, aliases: [ソニー]}]

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from crawlers.dates import to_iso8601
+from crawlers.extraction.dates import to_iso8601
 
 FETCHED = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
 

@@ -9,7 +9,7 @@ from elasticsearch import Elasticsearch
 from crawlers.static_site import DEMO_SITE, StaticSite
 from tests.conftest import WebhookReceiver, free_port
 
-KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 EXPECTED_REVIEWS = 9  # 5 Sony (two pages), 3 Panasonic (microdata), 1 cable
 # Negative reviews naming a watched brand; the cable review is negative but names none.
 EXPECTED_ALERT_URLS = {"/products/sony-wh-1000xm5.html#review-s2",

@@ -4,7 +4,7 @@ from importlib.util import find_spec
 import pytest
 
 from crawlers.static_site import DEMO_SITE, StaticSite
-from tests.crawling import crawl, stored
+from tests.support.crawling import crawl, stored
 
 
 @pytest.mark.skipif(find_spec("uvloop") is None, reason="uvloop is not installed")

@@ -11,7 +11,7 @@ import yaml
 from elasticsearch import Elasticsearch
 from scrapy.http import Response
 
-from crawlers.feeds import parse_feed
+from crawlers.extraction.feed_entries import parse_feed
 from crawlers.spiders.feeds import FeedSpider, posts_from_feed
 from crawlers.static_site import StaticSite
 
@@ -114,7 +114,7 @@ def test_a_feed_source_is_crawled_into_the_index(shared, tmp_path, es_url, index
         config.write_text(yaml.safe_dump({
             "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
             "sources": [{"name": "heise", "spider": "feed", "start_urls": [f"{site.url}/heise.atom"]}]}))
-        result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
+        result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config),
                                  "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     client = Elasticsearch([es_url])

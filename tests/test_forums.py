@@ -5,14 +5,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 from scrapy.http import HtmlResponse
 
-from crawlers.forums import discourse, hackernews, reddit, stackexchange, zhihu
-from crawlers.profile import load_profile
-from crawlers.run import start_urls
+from crawlers.extraction.forum_posts import discourse, hackernews, reddit, stackexchange, zhihu
+from crawlers.extraction.site_profile import load_profile
+from kuchikomi.crawl import start_urls
 from crawlers.spiders.reviews import structured_items
 from crawlers.static_site import StaticSite
 from pipelines.clean import clean_text
-from tests.crawling import crawl, stored
-from tests.local_server import LocalServer, Reply
+from tests.support.crawling import crawl, stored
+from tests.support.servers import LocalServer, Reply
 
 
 def fixture(shared, *parts):

@@ -13,7 +13,7 @@ PAGES = ["sony-wh-1000xm5.html", "panasonic-rice-cooker.html", "usb-cable.html"]
 
 
 def crawl(config) -> dict:
-    result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
+    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config),
                              "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("source demo:"))

@@ -13,13 +13,13 @@ import yaml
 from elasticsearch import Elasticsearch
 from scrapy.utils.test import get_crawler
 
-from index.node import LocalNode
-from index.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, rollover, \
+from index.storage.node import LocalNode
+from index.storage.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, rollover, \
     template_body
-from index.writer import SPOOLED, BulkWriter
+from index.storage.writer import SPOOLED, BulkWriter
 from pipelines.index import ElasticsearchPipeline
 from tests.conftest import free_port
-from tests.research_corpus import DOCUMENTS
+from tests.support.research_corpus import DOCUMENTS
 
 
 def review(number: int, published: str = "2024-05-01", title: str = "first", fetched: str = "2024-06-01") -> dict:
@@ -60,7 +60,7 @@ def monitor_config(tmp_path, es_url, prefix, **elasticsearch) -> Path:
 
 
 def kuchikomi(*args, expect: int = 0) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "crawlers.cli", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", *args], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == expect, result.stderr
     return result
@@ -220,7 +220,7 @@ def test_client_serializer_stores_model_numbers_dates_and_any_text(es_url, index
     as the standard library would have written them; what orjson refuses falls back to it."""
     import numpy as np
 
-    from index.client import FastJSONSerializer, connect
+    from index.storage.client import FastJSONSerializer, connect
     client = connect({"url": es_url})
     alias = ensure_reviews_index(client, index_prefix)
     doc = {**review(1), "title": "ソニー 索尼 Sony ＳＯＮＹ 🎧", "votes": np.int64(3),

@@ -4,7 +4,7 @@ import json
 import re
 from collections import Counter
 
-from crawlers.main_text import F1_FLOOR, main_text
+from crawlers.extraction.main_text import F1_FLOOR, main_text
 
 
 def token_f1(found: str | None, truth: str) -> float:

@@ -4,7 +4,7 @@ from xml.sax.saxutils import escape
 
 from crawlers.static_site import StaticSite
 from pipelines.near_duplicates import jaccard, shingles
-from tests.crawling import crawl, stored
+from tests.support.crawling import crawl, stored
 
 ARTICLE_JA = ("ソニーは新しいワイヤレスイヤホンを発表した。バッテリーは最大十二時間持続し、ノイズキャンセリング性能も"
               "前モデルより向上したという。価格は税込三万円前後で、来月から全国の家電量販店で販売される予定だ。"

@@ -6,10 +6,10 @@ import pytest
 from scrapy.exceptions import DropItem
 
 from crawlers.items import ReviewItem
-from pipelines.term_matcher import BrandMatcher
+from foundations.terms import TermMatcher
 from pipelines.clean import clean_text
 from pipelines.dedup import DedupPipeline, canonical_url, document_id
-from pipelines.language import detect_language, identifier
+from foundations.language import detect_language, identifier
 from pipelines.normalise import NormalisePipeline
 
 BRANDS = [{"name": "Sony", "aliases": ["ソニー", "SONY"]}, {"name": "Panasonic", "aliases": ["パナソニック"]}]
@@ -22,16 +22,16 @@ def review(**fields):
 
 @pytest.mark.parametrize("text", ["ソニーのテレビ", "ｿﾆｰのテレビ", "そにーのテレビ", "I like sony", "SONY!", "ＳＯＮＹ製品"])
 def test_brand_found_whatever_the_case_width_or_kana(text):
-    assert BrandMatcher(BRANDS).match(text)[0] == ["Sony"]
+    assert TermMatcher(BRANDS).match(text)[0] == ["Sony"]
 
 
 @pytest.mark.parametrize("text", ["Sonya wrote this", "sonyx cable", "パナマ運河"])
 def test_brand_not_found_inside_other_words(text):
-    assert BrandMatcher(BRANDS).match(text)[0] == []
+    assert TermMatcher(BRANDS).match(text)[0] == []
 
 
 def test_several_brands_in_order_of_mention():
-    brands, terms = BrandMatcher(BRANDS).match("パナソニックよりソニーが好き")
+    brands, terms = TermMatcher(BRANDS).match("パナソニックよりソニーが好き")
     assert brands == ["Panasonic", "Sony"] and terms == ["パナソニック", "ソニー"]
 
 

@@ -11,7 +11,7 @@ from elasticsearch import Elasticsearch
 
 from crawlers.middlewares.retry_after import retry_after_seconds
 from crawlers.static_site import DEMO_SITE
-from tests.local_server import LocalServer, Reply, html
+from tests.support.servers import LocalServer, Reply, html
 
 PAGE = (DEMO_SITE / "products" / "usb-cable.html").read_bytes()
 
@@ -39,7 +39,7 @@ def crawl(tmp_path, url, es_url, prefix):
         "elasticsearch": {"url": es_url, "index_prefix": prefix},
         "sources": [{"name": "busy", "start_urls": [f"{url}/product.html"]}],
         "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-    return subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config)],
+    return subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config)],
                           capture_output=True, text=True, timeout=300)
 
 

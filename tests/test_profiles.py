@@ -8,10 +8,10 @@ import pytest
 import yaml
 from elasticsearch import Elasticsearch
 
-from crawlers.profile import ProfileError, load_profile
+from crawlers.extraction.site_profile import ProfileError, load_profile
 from crawlers.static_site import StaticSite
 
-KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 
 
 def amazon(shared, name):

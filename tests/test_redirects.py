@@ -1,7 +1,7 @@
 """Redirects: a moved review page is crawled at its new address, once; chains and loops are counted skips."""
 from crawlers.static_site import DEMO_SITE
-from tests.crawling import crawl, stored
-from tests.local_server import LocalServer, Reply, html
+from tests.support.crawling import crawl, stored
+from tests.support.servers import LocalServer, Reply, html
 
 SONY = "/products/sony-wh-1000xm5.html"
 # old address -> (status, Location); relative and absolute Locations both occur in the wild.

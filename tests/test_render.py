@@ -4,10 +4,10 @@ import shutil
 import pytest
 import yaml
 
-from crawlers.config import ConfigError, load_monitor
-from crawlers.run import DEFAULT_BROWSER
-from tests.crawling import crawl, stored
-from tests.local_server import LocalServer, Reply, html
+from kuchikomi.config import ConfigError, load_monitor
+from kuchikomi.crawl import DEFAULT_BROWSER
+from tests.support.crawling import crawl, stored
+from tests.support.servers import LocalServer, Reply, html
 
 REVIEWS_JSON = (b'[{"author": "Aiko", "stars": 1, "text": "\\u30bd\\u30cb\\u30fc\\u306e\\u30a4\\u30e4\\u30db\\u30f3'
                 b'\\u3001\\u4e09\\u65e5\\u3067\\u58ca\\u308c\\u305f"}, {"author": "Ben", "stars": 5, "text": "Great '

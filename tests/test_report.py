@@ -8,10 +8,10 @@ from collections import Counter, defaultdict
 import pyarrow.parquet as pq
 from elasticsearch import Elasticsearch
 
-from index.query import BrandNames
-from index.report import mentions, rating_trend, share_of_voice, significant_terms, top_sites
-from index.search import Filters, iter_documents
-from tests.research_corpus import BRANDS, DOCUMENTS, FETCHED_AT, ids, where
+from index.research.query import BrandNames
+from index.research.report import mentions, rating_trend, share_of_voice, significant_terms, top_sites
+from index.research.search import Filters, iter_documents
+from tests.support.research_corpus import BRANDS, DOCUMENTS, FETCHED_AT, ids, where
 
 BRAND_NAMES = BrandNames(BRANDS)
 
@@ -85,7 +85,7 @@ def test_significant_terms_of_a_brands_negative_reviews(research):
 
 
 def run_cli(*args):
-    result = subprocess.run([sys.executable, "-m", "crawlers.cli", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", *args], capture_output=True, text=True,
                             timeout=180)
     assert result.returncode == 0, result.stderr
     return result

@@ -9,8 +9,8 @@ from email.utils import formatdate
 
 from elasticsearch import Elasticsearch
 
-from tests.crawling import crawl, stored
-from tests.local_server import LocalServer, Reply
+from tests.support.crawling import crawl, stored
+from tests.support.servers import LocalServer, Reply
 
 CHAINS, PAGES, REVIEWS = 4, 15, 3  # 4 paginated product listings of 15 pages, 3 reviews a page
 LAST_MODIFIED = formatdate(1700000000, usegmt=True)
@@ -67,7 +67,7 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
                    "delivery": {"lease": "1s"},
                    "rules": [{"name": "negative", "type": "negative_brand", "channels": ["hook"]}]},
         "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-    command = [sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config), "--log-level", "WARNING"]
+    command = [sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config), "--log-level", "WARNING"]
     try:
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         journal = kuchikomi_home / "jobs" / "shop.jsonl"

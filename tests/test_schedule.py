@@ -5,14 +5,14 @@ import sys
 import pytest
 import yaml
 
-from crawlers.schedule import seconds
 from crawlers.static_site import DEMO_SITE, StaticSite
+from foundations.durations import parse_duration
 
 
-def test_durations():
-    assert [seconds(d) for d in ("45s", "30m", "6h", "1d")] == [45, 1800, 21600, 86400]
+def test_schedule_durations():
+    assert [parse_duration(d) for d in ("45s", "30m", "6h", "1d")] == [45, 1800, 21600, 86400]
     with pytest.raises(ValueError, match="not a duration"):
-        seconds("soon")
+        parse_duration("soon")
 
 
 def test_loop_crawls_each_source_when_it_is_due(tmp_path, es_url, index_prefix, kuchikomi_home):
@@ -26,7 +26,7 @@ def test_loop_crawls_each_source_when_it_is_due(tmp_path, es_url, index_prefix, 
             "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
 
         def loop(rounds):
-            result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "--loop", "--rounds",
+            result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "--loop", "--rounds",
                                      str(rounds), "-c", str(config), "--log-level", "WARNING"],
                                     capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, result.stderr[-2000:]

@@ -8,9 +8,9 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from index.query import BrandNames, QuerySyntaxError, parse_query
-from index.search import Filters, iter_documents, parse_when, search
-from tests.research_corpus import BRANDS, DOCUMENTS, ids, where
+from index.research.query import BrandNames, QuerySyntaxError, parse_query
+from index.research.search import Filters, iter_documents, parse_when, search
+from tests.support.research_corpus import BRANDS, DOCUMENTS, ids, where
 
 BRAND_NAMES = BrandNames(BRANDS)
 
@@ -129,7 +129,7 @@ def test_any_typed_query_is_a_result_or_a_clear_error(research, text):
 
 
 def run_cli(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "crawlers.cli", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", *args], capture_output=True, text=True,
                             timeout=120)
     if check:
         assert result.returncode == 0, result.stderr

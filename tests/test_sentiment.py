@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 
 CLEAR_CASES = [
     ("Absolutely love these headphones, best purchase this year!", "positive"),
@@ -54,7 +54,7 @@ def tiny_classifier_dir(tmp_path, labels):
     """A small local sequence-classification model, as a user's own directory would be."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from sentiment.default_model import encoder_dir
+    from sentiment.model_store import encoder_dir
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir())
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
                         num_attention_heads=2, intermediate_size=64,
@@ -126,7 +126,7 @@ def test_mixed_review_names_the_sentences_that_made_it_negative(default_classifi
 
 
 def test_every_result_names_model_and_version(default_classifier):
-    from sentiment.default_model import current_model_dir
+    from sentiment.model_store import current_model_dir
     [result] = default_classifier.classify(["ok"])
     meta = json.loads((current_model_dir() / "head.json").read_text())
     assert result["model"] == meta["name"] and result["model_version"] == meta["version"]

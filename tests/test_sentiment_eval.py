@@ -11,7 +11,7 @@ import pytest
 from sentiment.datasets import DatasetError, hash_split, read_rows
 from sentiment.evaluation import metrics
 
-KUCHIKOMI = [sys.executable, "-m", "crawlers.cli"]
+KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 FLOORS = Path(__file__).resolve().parents[1] / "sentiment" / "eval_floors.json"
 DEV_SETS = ["marc/trainpool_en.csv", "marc/trainpool_ja.csv", "marc/trainpool_zh.csv", "jrte/pn_train_dev.tsv",
             "zh/ChnSentiCorp_htl_all.csv", "zh/waimai_10k.csv"]

@@ -67,7 +67,7 @@ def test_a_sitemap_source_is_crawled_and_recrawled_incrementally(tmp_path, es_ur
             "sources": [{"name": "shop", "spider": "sitemap", "start_urls": [f"{site.url}/sitemap.xml"]}]}))
 
         def crawl():
-            result = subprocess.run([sys.executable, "-m", "crawlers.cli", "crawl", "-c", str(config),
+            result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config),
                                      "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, result.stderr[-2000:]
             client = Elasticsearch([es_url])

@@ -5,7 +5,7 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from crawlers.spiders.reviews import next_page_urls, reviews_from_response
-from crawlers.structured_data import extract_graph, own_aggregate
+from crawlers.extraction.structured_data import extract_graph, own_aggregate
 
 RECIPES = "fixtures/reviews/recipes-schemaorg"
 

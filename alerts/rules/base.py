@@ -3,18 +3,14 @@ and the alert payloads the channels render."""
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from foundations.durations import SCHEMA as DURATION, parse_duration
+
 EXCERPT_CHARS = 280
 
-DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?\s*[smhdw]?$"
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATION = {"oneOf": [{"type": "number", "minimum": 0},
-                      {"type": "string", "pattern": DURATION_PATTERN}],
-            "description": "seconds, or a number with s/m/h/d/w: 90s, 10m, 1h, 7d"}
 CLOCK = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
 # Fields of an alert that `group_by` may name.
 GROUP_FIELDS = ["brand", "site", "item_name", "source", "language"]
@@ -40,15 +36,6 @@ def rule_schema(properties: dict, required: tuple = ()) -> dict:
     return {"type": "object", "additionalProperties": False,
             "required": ["name", "type", "channels", *required],
             "properties": {**COMMON_PROPERTIES, **properties}}
-
-
-def parse_duration(value) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)", value.strip())
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 10m, 1h, 7d)")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
 
 
 def parse_time(value: str) -> datetime:

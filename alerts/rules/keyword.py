@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from alerts.rules.base import Rule, alert_payload, rule_schema
-from pipelines.term_matcher import BrandMatcher
+from foundations.terms import TermMatcher
 
 TEXT_FIELDS = ["title", "body", "item_name"]
 
@@ -23,8 +23,8 @@ class KeywordRule(Rule):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.terms = BrandMatcher([{"name": term} for term in config["terms"]])
-        self.exclude = BrandMatcher([{"name": term} for term in config.get("exclude", [])])
+        self.terms = TermMatcher([{"name": term} for term in config["terms"]])
+        self.exclude = TermMatcher([{"name": term} for term in config.get("exclude", [])])
         self.brands = set(config.get("brands", []))
         self.fields = config.get("fields", TEXT_FIELDS)
 

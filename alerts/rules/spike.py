@@ -3,7 +3,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from alerts.rules.base import DURATION, Rule, event_payload, iso, parse_duration, rule_schema
+from alerts.rules.base import Rule, event_payload, iso, rule_schema
+from foundations.durations import SCHEMA as DURATION, parse_duration
 
 SAMPLE_REVIEWS = 5
 

@@ -7,7 +7,7 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.http import Response
 
-from crawlers.feeds import parse_feed
+from crawlers.extraction.feed_entries import parse_feed
 from crawlers.items import ReviewItem
 from crawlers.spiders import url_list
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 
-from crawlers.forums import READERS
+from crawlers.extraction.forum_posts import READERS
 from crawlers.items import ReviewItem
 from crawlers.seen import SeenReviews
 from crawlers.spiders import url_list

@@ -9,11 +9,11 @@ import scrapy
 from scrapy.http import HtmlResponse, Response
 from w3lib.url import canonicalize_url
 
-from crawlers.dates import to_iso8601
+from crawlers.extraction.dates import to_iso8601
 from crawlers.items import ReviewItem
-from crawlers.profile import load_profile
+from crawlers.extraction.site_profile import load_profile
 from crawlers.spiders import declared_language, url_list
-from crawlers.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text, rating_of,
+from crawlers.extraction.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text, rating_of,
                                      text_of, votes_of)
 
 # Links a site uses for "next page"; kept as data so new layouts need no code.

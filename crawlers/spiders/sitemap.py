@@ -13,9 +13,9 @@ from scrapy.http import HtmlResponse
 from scrapy.spiders import SitemapSpider
 
 from crawlers import source_state
-from crawlers.dates import to_iso8601
+from crawlers.extraction.dates import to_iso8601
 from crawlers.items import ReviewItem
-from crawlers.main_text import main_text
+from crawlers.extraction.main_text import main_text
 from crawlers.spiders import declared_language, url_list
 from crawlers.spiders.reviews import structured_items
 

@@ -1,7 +1,7 @@
 """The closing report of a crawl: per source, and what the index now holds."""
 from __future__ import annotations
 
-from index.client import alerts_index, reviews_alias
+from index.storage.client import alerts_index, reviews_alias
 from sentiment.model import LABELS as LABELS_SHOWN
 
 

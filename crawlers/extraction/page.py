@@ -10,7 +10,7 @@ from scrapy.http import HtmlResponse
 
 from crawlers import settings
 from crawlers.spiders.reviews import profile_reviews, structured_items
-from crawlers.structured_data import extract_graph, own_aggregate
+from crawlers.extraction.structured_data import extract_graph, own_aggregate
 from pipelines.clean import CleanTextPipeline
 from pipelines.language import LanguagePipeline
 from pipelines.normalise import NormalisePipeline

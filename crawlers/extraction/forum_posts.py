@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from crawlers.feeds import html_to_text
+from crawlers.extraction.feed_entries import html_to_text
 
 
 @dataclass

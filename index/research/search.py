@@ -10,7 +10,7 @@ from typing import Iterator
 
 from elasticsearch import Elasticsearch
 
-from index.query import SENTIMENTS, BrandNames, QuerySyntaxError, parse_query, stars_to_normalized
+from index.research.query import SENTIMENTS, BrandNames, QuerySyntaxError, parse_query, stars_to_normalized
 
 SHOWN_FIELDS = ["doc_id", "site", "item_name", "title", "body", "rating", "sentiment", "brands", "author",
                 "language", "published_at", "fetched_at", "date", "review_url", "source_url"]

@@ -6,7 +6,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, SerializationError, TransportError
 from elasticsearch.serializer import JSONSerializer
 
-from index.node import LocalNode
+from index.storage.node import LocalNode
 
 DEFAULT_PREFIX = "kuchikomi"
 # What an unreachable, overloaded or failing cluster raises: callers log, count and carry on.

@@ -5,23 +5,15 @@ per process); their last start times live in KUCHIKOMI_HOME, so a restarted loop
 """
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 
 from crawlers import source_state
+from foundations.durations import parse_duration
 
 DEFAULT_EVERY = "1h"
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-
-
-def seconds(duration: str) -> int:
-    match = _DURATION.match(duration)
-    if not match:
-        raise ValueError(f"{duration!r} is not a duration such as 30m, 6h or 1d")
-    return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
 
 
 def due_in(source: dict, default_every: str, now: float) -> float:
@@ -30,7 +22,7 @@ def due_in(source: dict, default_every: str, now: float) -> float:
     if not last:
         return 0.0
     started = datetime.fromisoformat(last).timestamp()
-    return started + seconds(source.get("every", default_every)) - now
+    return started + parse_duration(source.get("every", default_every)) - now
 
 
 def run_loop(monitor, config_path: str, options: list[str], rounds: int | None = None,
@@ -46,7 +38,7 @@ def run_loop(monitor, config_path: str, options: list[str], rounds: int | None =
             for name in due:
                 source_state.save(name, last_started=started)
             log(f"[{started[:19]}] crawling {', '.join(due)}")
-            command = [sys.executable, "-m", "crawlers.cli", "crawl", "-c", config_path, *options]
+            command = [sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", config_path, *options]
             for name in due:
                 command += ["--source", name]
             subprocess.run(command, check=False)

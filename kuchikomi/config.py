@@ -17,8 +17,9 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
-from crawlers.forums import READERS
-from crawlers.profile import ProfileError, load_profile
+from foundations.durations import SCHEMA as DURATION
+from crawlers.extraction.forum_posts import READERS
+from crawlers.extraction.site_profile import ProfileError, load_profile
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -102,8 +103,7 @@ SCHEMA: dict[str, Any] = {
                                    "items": {"type": "string", "pattern": "^https?://"},
                                    "description": "URLs; {query} in one is filled with each brand name and alias"},
                     "follow_pagination": {"type": "boolean"},
-                    "every": {"type": "string", "pattern": "^[0-9]+[smhd]$",
-                              "description": "how often `crawl --loop` crawls it, e.g. 30m, 6h, 1d"},
+                    "every": {**DURATION, "description": "how often `crawl --loop` crawls it, e.g. 30m, 6h, 1d"},
                     "max_pages": {"type": "integer", "minimum": 1},
                     "render": {"type": "boolean",
                                "description": "load pages in headless Chromium first (scrapy-playwright), "
@@ -148,8 +148,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "user_agent": {"type": "string", "minLength": 1},
-                "every": {"type": "string", "pattern": "^[0-9]+[smhd]$",
-                          "description": "default schedule of `crawl --loop`, e.g. 1h"},
+                "every": {**DURATION, "description": "default schedule of `crawl --loop`, e.g. 1h"},
                 "contact_url": {"type": "string"},
                 "obey_robots_txt": {"type": "boolean"},
                 "download_delay": {"type": "number", "minimum": 0},
@@ -291,11 +290,3 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     return Monitor(path=path.resolve(), elasticsearch=raw.get("elasticsearch", {}),
                    brands=raw.get("brands", []), sources=raw["sources"], sentiment=sentiment,
                    alerts=alerts, crawl=raw.get("crawl", {}), api=raw.get("api", {}))
-
-
-def monitor_from_settings(settings) -> Monitor | None:
-    """The Monitor a crawl was started with, or the one named by the KUCHIKOMI_CONFIG setting."""
-    monitor = settings.get("KUCHIKOMI_MONITOR")
-    if monitor is None and settings.get("KUCHIKOMI_CONFIG"):
-        monitor = load_monitor(settings.get("KUCHIKOMI_CONFIG"))
-    return monitor

@@ -12,8 +12,8 @@ from typing import Callable
 
 from elasticsearch import Elasticsearch
 
-from index.query import BrandNames, QuerySyntaxError
-from index.search import Filters, build_query
+from index.research.query import BrandNames, QuerySyntaxError
+from index.research.search import Filters, build_query
 
 INTERVALS = ("day", "week", "month")
 NO_BRAND = "(no brand)"

@@ -2,27 +2,23 @@
 kana-insensitive, no spaces needed, Latin names only as whole words."""
 from __future__ import annotations
 
-import unicodedata
-
 import ahocorasick
-import jaconv
 
-
-def fold(text: str) -> str:
-    """NFKC (full/half width), case folding, katakana -> hiragana."""
-    return jaconv.kata2hira(unicodedata.normalize("NFKC", text).casefold())
+from foundations.text import fold_width_and_kana
 
 
 def _is_word_char(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
-class BrandMatcher:
+class TermMatcher:
+    """Brand names with their aliases, or an alert rule's keywords, as {"name", "aliases"} entries."""
+
     def __init__(self, brands: list[dict]):
         self.automaton = ahocorasick.Automaton()
         for brand in brands:
             for alias in {brand["name"], *brand.get("aliases", [])}:
-                key = fold(alias)
+                key = fold_width_and_kana(alias)
                 entries = self.automaton.get(key, []) if key in self.automaton else []
                 self.automaton.add_word(key, entries + [(brand["name"], alias, key)])
         self.empty = not brands
@@ -33,7 +29,7 @@ class BrandMatcher:
         """(brand names, aliases found) in order of first mention."""
         if self.empty or not text:
             return [], []
-        folded = fold(text)
+        folded = fold_width_and_kana(text)
         brands, terms = [], []
         for end, entries in self.automaton.iter(folded):
             for name, alias, key in entries:

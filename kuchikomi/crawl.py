@@ -8,12 +8,12 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawlers import settings as project_settings
-from crawlers.config import Monitor
-from index.node import kuchikomi_home
 from crawlers.spiders.feeds import FeedSpider
 from crawlers.spiders.forum import ForumSpider
 from crawlers.spiders.reviews import ReviewsSpider
 from crawlers.spiders.sitemap import SitemapReviewsSpider
+from foundations import paths
+from kuchikomi.config import Monitor
 
 SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider, "sitemap": SitemapReviewsSpider, "forum": ForumSpider}
 CRAWL_SETTINGS = {
@@ -22,6 +22,13 @@ CRAWL_SETTINGS = {
     "concurrent_requests_per_domain": "CONCURRENT_REQUESTS_PER_DOMAIN",
     "autothrottle_start_delay": "AUTOTHROTTLE_START_DELAY",
 }
+
+
+def monitor_sections(monitor: Monitor) -> dict:
+    """The config sections the crawl's components read, as Scrapy settings: each stage gets its own."""
+    return {"KUCHIKOMI_ELASTICSEARCH": monitor.elasticsearch, "KUCHIKOMI_BRANDS": monitor.brands,
+            "KUCHIKOMI_SENTIMENT": monitor.sentiment, "KUCHIKOMI_ALERTS": monitor.alerts,
+            "KUCHIKOMI_CONFIG_DIR": str(monitor.path.parent)}
 
 
 def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = None) -> Settings:
@@ -36,10 +43,9 @@ def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = 
         if crawl.get("contact_url"):
             agent = f"{agent} (+{crawl['contact_url']})"
         settings.set("USER_AGENT", agent, priority="project")
-    settings.set("HTTPCACHE_DIR", str(kuchikomi_home() / "httpcache"), priority="project")
-    settings.set("KUCHIKOMI_JOBS_DIR", str(kuchikomi_home() / "jobs"), priority="project")
-    settings.set("KUCHIKOMI_MONITOR", monitor, priority="cmdline")
-    settings.set("KUCHIKOMI_CONFIG", str(monitor.path), priority="cmdline")
+    settings.set("HTTPCACHE_DIR", str(paths.home() / "httpcache"), priority="project")
+    settings.set("KUCHIKOMI_JOBS_DIR", str(paths.home() / "jobs"), priority="project")
+    settings.setdict(monitor_sections(monitor), priority="cmdline")
     if classifier is not None:
         settings.set("KUCHIKOMI_CLASSIFIER", classifier, priority="cmdline")
     for key, value in (overrides or {}).items():

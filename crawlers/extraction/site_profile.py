@@ -18,7 +18,7 @@ from cssselect import SelectorError
 from lxml.etree import XPathError
 from parsel import Selector
 
-from crawlers.dates import to_iso8601
+from crawlers.extraction.dates import to_iso8601
 from crawlers.items import ReviewItem
 from pipelines.clean import clean_text
 

@@ -14,8 +14,9 @@ nothing reaches Elasticsearch that it would reject.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from foundations.text import fold_width
 
 TEXT_FIELDS = ["title^2", "body", "item_name"]
 FIELD_TARGETS = {"title": ["title"], "body": ["body"], "item": ["item_name"]}
@@ -29,11 +30,6 @@ _RATING = re.compile(r"^(?:(?P<op>>=|<=|>|<)?(?P<value>\d+(?:\.\d+)?)|(?P<low>\d
 
 class QuerySyntaxError(ValueError):
     pass
-
-
-def fold(text: str) -> str:
-    """Width and case folding as the index does it (NFKC covers half-width katakana and full-width Latin)."""
-    return unicodedata.normalize("NFKC", text).casefold()
 
 
 @dataclass
@@ -78,10 +74,10 @@ class BrandNames:
         self.by_folded: dict[str, str] = {}
         for brand in brands or []:
             for name in [brand["name"], *brand.get("aliases", [])]:
-                self.by_folded.setdefault(fold(name), brand["name"])
+                self.by_folded.setdefault(fold_width(name), brand["name"])
 
     def canonical(self, text: str) -> str | None:
-        return self.by_folded.get(fold(text))
+        return self.by_folded.get(fold_width(text))
 
 
 def _text_query(text: str, fields: list[str]) -> dict:

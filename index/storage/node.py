@@ -18,6 +18,9 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from foundations import paths
+from foundations.ports import free_port
+
 ES_VERSION = "7.9.2"
 RUN_AS_WHEN_ROOT = "nobody"
 DEFAULT_PORT = 9200
@@ -26,16 +29,6 @@ HEAP = "512m"
 
 class NodeError(RuntimeError):
     pass
-
-
-def kuchikomi_home() -> Path:
-    """Where local state lives: $KUCHIKOMI_HOME, else /var/lib/kuchikomi as root, else ~/.local/share."""
-    if os.environ.get("KUCHIKOMI_HOME"):
-        return Path(os.environ["KUCHIKOMI_HOME"])
-    if os.geteuid() == 0:
-        return Path("/var/lib/kuchikomi")
-    import platformdirs
-    return Path(platformdirs.user_data_dir("kuchikomi"))
 
 
 def packaged_distribution() -> Path:
@@ -47,19 +40,13 @@ def packaged_distribution() -> Path:
     return Path(str(root)) / "server" / f"elasticsearch-{ES_VERSION}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LocalNode:
     home: Path
 
     @classmethod
     def default(cls) -> "LocalNode":
-        return cls(kuchikomi_home() / "elasticsearch")
+        return cls(paths.home() / "elasticsearch")
 
     @property
     def dist(self) -> Path:
@@ -147,8 +134,8 @@ class LocalNode:
             return self.url
         self.home.mkdir(parents=True, exist_ok=True)
         self._install_distribution()
-        port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
-        config = self._write_config(port, _free_port())
+        port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
+        config = self._write_config(port, free_port())
         for sub in ("data", "logs", "tmp"):
             (self.home / sub).mkdir(exist_ok=True)
         command = [str(self.dist / "bin" / "elasticsearch")]

@@ -19,7 +19,7 @@ import orjson
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, ConnectionTimeout, TransportError
 
-from index.schema import backing_indices
+from index.storage.schema import backing_indices
 
 logger = logging.getLogger(__name__)
 

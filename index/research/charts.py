@@ -6,7 +6,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from index.report import Report
+from index.research.report import Report
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,25 @@
+"""`kuchikomi api`: the read-only JSON API over the reviews index."""
+from __future__ import annotations
+
+from kuchikomi.commands import fail, load_monitor
+
+
+def add_parser(sub, default_config: str):
+    api = sub.add_parser("api", help="serve the read-only JSON API (OpenAPI at /openapi.json)")
+    api.add_argument("--config", "-c", default=default_config)
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--log-level", default="INFO")
+    return api
+
+
+def run(args) -> None:
+    import uvicorn
+
+    from index.research.api import create_app
+    monitor = load_monitor(args.config)
+    try:
+        app = create_app(monitor)
+    except ValueError as exc:
+        fail(str(exc))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())

@@ -1,0 +1,164 @@
+"""`kuchikomi sentiment classify|build|eval|train|correct`: the sentiment model and the team's corrections."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kuchikomi.commands import alert_dispatcher, fail, load_classifier, load_monitor
+
+
+def add_parser(sub, default_config: str):
+    sentiment = sub.add_parser("sentiment", help="sentiment model tools")
+    sentiment_sub = sentiment.add_subparsers(dest="action", required=True)
+    model_options = argparse.ArgumentParser(add_help=False)
+    model_options.add_argument("--config", "-c", help="take the model settings from this monitor config")
+    model_options.add_argument("--model", help="hub id or local directory (default: the offline model)")
+    model_options.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    model_options.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    classify = sentiment_sub.add_parser("classify", parents=[model_options],
+                                        help="classify one text per line (UTF-8); one JSON line each")
+    classify.add_argument("--input", "-i", help="file with one text per line (default: stdin)")
+    sentiment_sub.add_parser("build", help="build the offline default model (once)")
+    labelled = argparse.ArgumentParser(add_help=False)
+    labelled.add_argument("--split", choices=["dev", "train", "all"], default="all",
+                          help="rows of this split only (a split column, else one text in ten by hash is dev)")
+    labelled.add_argument("--limit", type=int, help="at most this many rows per file")
+    evaluation = sentiment_sub.add_parser(
+        "eval", parents=[model_options, labelled],
+        help="accuracy, macro-F1 and confusion matrices per language on labelled data")
+    evaluation.add_argument("--data", action="append", required=True, help="CSV/TSV file (repeatable)")
+    evaluation.add_argument("--floors", help="JSON of minimum scores; exit 1 when one is not reached")
+    evaluation.add_argument("--json", help="also write the scores to this JSON file")
+    train = sentiment_sub.add_parser(
+        "train", parents=[model_options, labelled],
+        help="refit the head on corrections plus --data; switch only if held-out accuracy is not worse")
+    train.add_argument("--data", action="append", help="labelled CSV/TSV file (repeatable)")
+    correct = sentiment_sub.add_parser("correct", help="set a review's sentiment by hand (used at once)")
+    correct.add_argument("doc_id", help="the review's id (doc_id in `kuchikomi search --json`)")
+    correct.add_argument("label", choices=["negative", "neutral", "positive"])
+    correct.add_argument("--config", "-c", default=default_config)
+    correct.add_argument("--by", help="who made the correction")
+    correct.add_argument("--note")
+    return sentiment
+
+
+def run(args) -> None:
+    if args.action == "build":
+        from sentiment.default_model import build_default_model
+        build_default_model(log=lambda m: print(m, file=sys.stderr))
+        return
+    if args.action == "correct":
+        _correct(args)
+        return
+    config = load_monitor(args.config).sentiment if args.config else {}
+    config = {**config, **{option: getattr(args, option) for option in ("model", "device", "precision")
+                           if getattr(args, option)}}
+    classifier = load_classifier(config)
+    if args.action == "eval":
+        _evaluate(classifier, args)
+    elif args.action == "train":
+        _train(classifier, config, args)
+    else:
+        handle = open(args.input, encoding="utf-8") if args.input else sys.stdin
+        with handle:
+            texts = [line.rstrip("\n") for line in handle]
+        for start in range(0, len(texts), 256):
+            for result in classifier.classify(texts[start:start + 256]):
+                print(json.dumps(result, ensure_ascii=False))
+
+
+def _labelled_rows(paths: list[str], split: str, limit: int | None) -> dict[str, list]:
+    from sentiment.datasets import DatasetError, read_rows
+    try:
+        return {Path(path).stem: read_rows(path, split, limit) for path in paths}
+    except DatasetError as exc:
+        fail(str(exc))
+
+
+def _evaluate(classifier, args) -> None:
+    from sentiment.evaluation import below_floors, evaluate, format_report
+    floors = _floors(args.floors) if args.floors else {}
+    failures, reports = [], {}
+    for name, rows in _labelled_rows(args.data, args.split, args.limit).items():
+        reports[name] = evaluate(classifier, rows)
+        print(format_report(f"{name} ({len(rows)} rows, model {classifier.name} {classifier.version})",
+                            reports[name]), flush=True)
+        failures += below_floors(name, reports[name], floors)
+    if args.json:
+        Path(args.json).write_text(json.dumps(reports, indent=2))
+    for failure in failures:
+        print(f"FLOOR: {failure}", file=sys.stderr)
+    if failures:
+        sys.exit(1)
+
+
+def _floors(path: str) -> dict:
+    try:
+        floors = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"{path}: cannot read the floors file: {exc}")
+    if not isinstance(floors, dict) or not all(isinstance(v, dict) and all(isinstance(n, (int, float))
+                                                                           for n in v.values())
+                                               for v in floors.values()):
+        fail(f'{path}: floors must map "<data set>/<language>" to {{"binary_accuracy": 0.9, ...}}')
+    return floors
+
+
+def _train(classifier, config: dict, args) -> None:
+    from sentiment.datasets import Row
+    from sentiment.training import TrainingError, train_head
+    rows = [row for rows in _labelled_rows(args.data or [], args.split, args.limit).values() for row in rows]
+    corrections = _corrections(load_monitor(args.config).elasticsearch if args.config else {}, required=False)
+    if corrections is not None:
+        stored = corrections.all()
+        rows += [Row(c["text"], c["label"], c.get("language"), "train") for c in stored if c.get("text")]
+        print(f"{len(stored)} corrections from Elasticsearch", file=sys.stderr)
+    if not rows:
+        fail("nothing to train on: no corrections stored and no --data given")
+    try:
+        summary = train_head(classifier, rows, log=lambda m: print(m, file=sys.stderr))
+    except TrainingError as exc:
+        fail(str(exc))
+    print(f"held-out accuracy ({summary['held_out']} examples): before {summary['accuracy_before']:.3f} "
+          f"({summary['model_before']}), after {summary['accuracy_after']:.3f} ({summary['model_after']})")
+    if not summary["switched"]:
+        print("the new head is worse on held-out data; the current model stays in use")
+    elif config.get("model", "default") == "default":
+        print(f"switched the default model to {summary['model_after']} ({summary['directory']})")
+    else:
+        print(f"new head written to {summary['directory']}; set sentiment.model to it to use it")
+
+
+def _corrections(es_config: dict, required: bool = True):
+    from index.storage.client import ElasticsearchUnavailable, connect, corrections_index, reviews_alias
+    from index.storage.schema import ensure_corrections_index
+    from sentiment.corrections import Corrections
+    try:
+        client = connect(es_config)
+    except ElasticsearchUnavailable as exc:
+        if required:
+            fail(str(exc))
+        print(f"kuchikomi: corrections not read: {exc}", file=sys.stderr)
+        return None
+    ensure_corrections_index(client, corrections_index(es_config))
+    return Corrections(client, corrections_index(es_config), reviews_alias(es_config))
+
+
+def _correct(args) -> None:
+    """Relabel one review now; if the new label makes it alert-worthy, alert now."""
+    from alerts.dispatch import utc_now
+    from sentiment.corrections import CorrectionError
+    monitor = load_monitor(args.config)
+    corrections = _corrections(monitor.elasticsearch)
+    try:
+        correction, review = corrections.record(args.doc_id, args.label, utc_now(), args.by, args.note)
+    except CorrectionError as exc:
+        fail(str(exc))
+    print(f"{args.doc_id}: {correction['model_label']} -> {args.label}")
+    if monitor.alerts.get("rules"):
+        dispatcher = alert_dispatcher(monitor)
+        claims = [claim for claim in map(dispatcher.submit, dispatcher.evaluate(review)) if claim]
+        counts = dispatcher.deliver_claimed(claims)
+        print(f"{len(claims)} new alerts; delivered {counts['delivered']}, failed {counts['failed']}")
