@@ -1,27 +1,18 @@
-import json
 import os
 import shutil
-import socket
 import tempfile
-import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from foundations.ports import free_port
 from index.storage.node import LocalNode
+from tests.support.receivers import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -57,49 +48,6 @@ def kuchikomi_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("KUCHIKOMI_HOME", str(home))
     return home
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint that records JSON POSTs (body, headers, arrival time);
-    answers 500 to the first `fail_first`."""
-
-    def __init__(self, fail_first: int = 0, port: int = 0):
-        self.received: list[dict] = []
-        self.raw: list[tuple[dict, bytes, float]] = []
-        self.attempts = 0
-        self.fail_first = fail_first
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.lock:
-                    receiver.attempts += 1
-                    failing = receiver.attempts <= receiver.fail_first
-                    if not failing:
-                        receiver.raw.append((dict(self.headers), body, time.time()))
-                        receiver.received.append(json.loads(body) if body.startswith(b"{") else body)
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def alerts(self) -> list[dict]:
-        """The alerts inside the messages received (a message may group several)."""
-        return [alert for message in self.received for alert in message["alerts"]]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

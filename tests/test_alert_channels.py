@@ -20,7 +20,8 @@ from cryptography.x509.oid import NameOID
 from alerts.channels import DeliveryError, build_channels
 from alerts.channels.webhook import verify
 from alerts.message import Message
-from tests.conftest import WebhookReceiver, free_port
+from foundations.ports import free_port
+from tests.support.receivers import WebhookReceiver
 
 HOSTILE_BODY = ('<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [click](https://evil.example) '
                 '<!channel> [toall] [To:123]\nSubject: injected')

@@ -13,9 +13,10 @@ from elasticsearch import Elasticsearch
 from alerts.dispatch import AlertDispatcher
 from alerts.rules.base import iso
 from alerts.state import DeliveryState
-from tests.conftest import WebhookReceiver, free_port
+from foundations.ports import free_port
+from tests.support.cli import kuchikomi
+from tests.support.receivers import WebhookReceiver
 
-KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
 
 
@@ -97,8 +98,7 @@ alerts:
     return path
 
 
-def cli(*args):
-    return subprocess.run([*KUCHIKOMI, *args], capture_output=True, text=True, timeout=120)
+cli = kuchikomi
 
 
 def test_dead_letters_are_listed_and_resent_by_retry(tmp_path, es_url, index_prefix, kuchikomi_home):

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kuchikomi.config import load_monitor
 from index.research.api import create_app
-from tests.conftest import free_port
+from foundations.ports import free_port
 from tests.support.research_corpus import ids, where
+from tests.support.cli import kuchikomi
 
 ANALYST = {"X-API-Key": "analyst-key-0123456789"}
 RESEARCHER = {"Authorization": "Bearer researcher-key-0123456789"}
@@ -97,8 +98,6 @@ def test_each_key_has_its_own_rate_limit(api):
 
 
 def test_api_keys_are_validated_and_required(research, tmp_path):
-    import subprocess
-    import sys
     import yaml
     from kuchikomi.config import ConfigError
     raw = yaml.safe_load(research["config"].read_text())
@@ -110,8 +109,7 @@ def test_api_keys_are_validated_and_required(research, tmp_path):
     del raw["api"]
     keyless = tmp_path / "keyless.yaml"
     keyless.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "api", "-c", str(keyless)],
-                            capture_output=True, text=True, timeout=60)
+    result = kuchikomi("api", "-c", keyless)
     assert result.returncode == 2 and "no api.keys configured" in result.stderr
 
 

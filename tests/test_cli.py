@@ -1,15 +1,8 @@
 """Command-line tools a user runs to check a site or a config."""
 import json
-import subprocess
-import sys
 
 from crawlers.static_site import DEMO_SITE, StaticSite
-
-KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
-
-
-def run(*args):
-    return subprocess.run([*KUCHIKOMI, *args], capture_output=True, text=True, timeout=120)
+from tests.support.cli import kuchikomi as run
 
 
 def test_extract_saved_page(shared):

@@ -1,15 +1,14 @@
 """The whole path on real parts: demo site over HTTP -> crawl -> Elasticsearch -> webhook alerts."""
 import json
-import subprocess
-import sys
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from crawlers.static_site import DEMO_SITE, StaticSite
-from tests.conftest import WebhookReceiver, free_port
+from foundations.ports import free_port
+from tests.support.receivers import WebhookReceiver
+from tests.support.cli import kuchikomi, kuchikomi_process
 
-KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 EXPECTED_REVIEWS = 9  # 5 Sony (two pages), 3 Panasonic (microdata), 1 cable
 # Negative reviews naming a watched brand; the cable review is negative but names none.
 EXPECTED_ALERT_URLS = {"/products/sony-wh-1000xm5.html#review-s2",
@@ -43,8 +42,7 @@ crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
 
 
 def crawl(config, env=None, *options):
-    return subprocess.run([*KUCHIKOMI, "crawl", "--config", str(config), "--log-level", "WARNING", *options],
-                          capture_output=True, text=True, timeout=300, env=env)
+    return kuchikomi_process("crawl", "--config", str(config), "--log-level", "WARNING", *options, env=env)
 
 
 def stored(es_url, prefix):
@@ -181,12 +179,10 @@ crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
 def test_search_command_finds_japanese_words(tmp_path, site, es_url, index_prefix, webhook, kuchikomi_home):
     config = monitor_config(tmp_path, site.url, es_url, index_prefix, webhook.url)
     assert crawl(config).returncode == 0
-    result = subprocess.run([*KUCHIKOMI, "search", "壊れ", "--config", str(config)],
-                            capture_output=True, text=True, timeout=60)
+    result = kuchikomi("search", "壊れ", "--config", config)
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     assert "一週間で故障" in line and "rating 1/5" in line and line.startswith("[negative")
-    result = subprocess.run([*KUCHIKOMI, "search", "sony -terrible", "--format", "jsonl", "--config", str(config)],
-                            capture_output=True, text=True, timeout=60)
+    result = kuchikomi("search", "sony -terrible", "--format", "jsonl", "--config", config)
     titles = {json.loads(line)["title"] for line in result.stdout.splitlines()}
     assert "Sony nailed it" in titles and "Stopped charging, support ignored me" not in titles

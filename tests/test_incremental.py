@@ -1,20 +1,18 @@
 """Re-crawls fetch only what changed: pages are revalidated with Last-Modified, a 304 page is not processed."""
 import re
 import shutil
-import subprocess
-import sys
 import time
 
 import yaml
 
 from crawlers.static_site import DEMO_SITE, StaticSite
+from tests.support.cli import kuchikomi_process
 
 PAGES = ["sony-wh-1000xm5.html", "panasonic-rice-cooker.html", "usb-cable.html"]
 
 
 def crawl(config) -> dict:
-    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config),
-                             "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
+    result = kuchikomi_process("crawl", "-c", str(config), "--log-level", "WARNING")
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("source demo:"))
     numbers = re.search(r"(\d+) pages \((\d+) unchanged\), (\d+) reviews indexed \(new (\d+), updated (\d+), "

@@ -1,8 +1,6 @@
 """The reviews index over time on real nodes: migration without downtime, rollover, retention, outages."""
 import asyncio
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -18,8 +16,9 @@ from index.storage.schema import SchemaError, apply_retention, backing_indices, 
     template_body
 from index.storage.writer import SPOOLED, BulkWriter
 from pipelines.index import ElasticsearchPipeline
-from tests.conftest import free_port
+from foundations.ports import free_port
 from tests.support.research_corpus import DOCUMENTS
+from tests.support.cli import kuchikomi
 
 
 def review(number: int, published: str = "2024-05-01", title: str = "first", fetched: str = "2024-06-01") -> dict:
@@ -59,9 +58,8 @@ def monitor_config(tmp_path, es_url, prefix, **elasticsearch) -> Path:
     return config
 
 
-def kuchikomi(*args, expect: int = 0) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", *args], capture_output=True, text=True,
-                            timeout=120)
+def cli(*args, expect: int = 0):
+    result = kuchikomi(*args)
     assert result.returncode == expect, result.stderr
     return result
 
@@ -72,7 +70,7 @@ def test_migrate_reindexes_behind_the_alias_while_searches_go_on(es_url, index_p
     config = str(monitor_config(tmp_path, es_url, index_prefix))
     with pytest.raises(SchemaError, match="kuchikomi index migrate"):
         ensure_reviews_index(client, index_prefix)
-    refused = kuchikomi("crawl", "-c", config, expect=2)
+    refused = cli("crawl", "-c", config, expect=2)
     assert "schema version 1" in refused.stderr and "run `kuchikomi index migrate`" in refused.stderr
     counts, errors, stop = [], [], threading.Event()
 
@@ -87,7 +85,7 @@ def test_migrate_reindexes_behind_the_alias_while_searches_go_on(es_url, index_p
     reader = threading.Thread(target=search_meanwhile)
     reader.start()
     try:
-        migrated = kuchikomi("index", "migrate", "-c", config)
+        migrated = cli("index", "migrate", "-c", config)
     finally:
         stop.set()
         reader.join()
@@ -101,7 +99,7 @@ def test_migrate_reindexes_behind_the_alias_while_searches_go_on(es_url, index_p
     undated = client.count(index=alias, body={"query": {"bool": {"must_not": {"exists": {"field": "date"}}}}})
     assert undated["count"] == 0
     assert ensure_reviews_index(client, index_prefix) == alias
-    assert "already has schema version 2" in kuchikomi("index", "migrate", "-c", config).stderr
+    assert "already has schema version 2" in cli("index", "migrate", "-c", config).stderr
 
 
 def test_rollover_keeps_every_review_once(es_url, index_prefix, tmp_path):
@@ -165,9 +163,9 @@ def test_index_commands_status_rollover_and_maintain(es_url, index_prefix, tmp_p
         [review(n, published="2020-01-01") for n in range(3)])
     config = str(monitor_config(tmp_path, es_url, index_prefix, rollover={"max_docs": 2}, retention_days=365))
     client.indices.refresh(index=f"{index_prefix}-reviews")
-    status = kuchikomi("index", "status", "-c", config).stdout
+    status = cli("index", "status", "-c", config).stdout
     assert f"{index_prefix}-reviews-v2-000001" in status and "True" in status
-    maintained = kuchikomi("index", "maintain", "-c", config).stdout
+    maintained = cli("index", "maintain", "-c", config).stdout
     assert f"rolled over to {index_prefix}-reviews-v2-000002" in maintained
     assert f"deleted indices {index_prefix}-reviews-v2-000001" in maintained
     assert client.count(index=f"{index_prefix}-reviews")["count"] == 0

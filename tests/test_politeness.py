@@ -1,6 +1,4 @@
 """Crawl manners against a real local server: 429/503 with Retry-After, and a site that asks too much."""
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -12,6 +10,7 @@ from elasticsearch import Elasticsearch
 from crawlers.middlewares.retry_after import retry_after_seconds
 from crawlers.static_site import DEMO_SITE
 from tests.support.servers import LocalServer, Reply, html
+from tests.support.cli import kuchikomi_process
 
 PAGE = (DEMO_SITE / "products" / "usb-cable.html").read_bytes()
 
@@ -39,8 +38,7 @@ def crawl(tmp_path, url, es_url, prefix):
         "elasticsearch": {"url": es_url, "index_prefix": prefix},
         "sources": [{"name": "busy", "start_urls": [f"{url}/product.html"]}],
         "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-    return subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config)],
-                          capture_output=True, text=True, timeout=300)
+    return kuchikomi_process("crawl", "-c", str(config))
 
 
 def stored(es_url, prefix) -> int:

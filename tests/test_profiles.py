@@ -1,8 +1,6 @@
 """Site profiles: the Amazon review blocks in ../shared through the shipped profile, bad profiles, a crawl."""
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -10,8 +8,7 @@ from elasticsearch import Elasticsearch
 
 from crawlers.extraction.site_profile import ProfileError, load_profile
 from crawlers.static_site import StaticSite
-
-KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
+from tests.support.cli import kuchikomi, kuchikomi_process
 
 
 def amazon(shared, name):
@@ -37,9 +34,7 @@ def test_amazon_review_blocks_through_the_shipped_profile(shared, page, url, cou
 
 def test_extract_command_tries_a_profile_on_a_saved_page(shared):
     page = shared / "fixtures" / "reviews" / "amazon" / "amazon.it_product-reviews-B07747FR44-1.html"
-    result = subprocess.run([*KUCHIKOMI, "extract", str(page), "--profile", "amazon",
-                             "--url", "https://www.amazon.it/product-reviews/B07747FR44"],
-                            capture_output=True, text=True, timeout=120)
+    result = kuchikomi("extract", page, "--profile", "amazon", "--url", "https://www.amazon.it/product-reviews/B07747FR44")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 10 and lines[0]["author"] == "Darkphoenix" and lines[0]["language"] == "it"
@@ -71,8 +66,7 @@ def test_a_profile_source_is_crawled(shared, tmp_path, es_url, index_prefix, kuc
             "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
             "sources": [{"name": "shop", "profile": "amazon", "start_urls": [f"{site.url}/dvd.html"]}],
             "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-        result = subprocess.run([*KUCHIKOMI, "crawl", "-c", str(config), "--log-level", "WARNING"],
-                                capture_output=True, text=True, timeout=300)
+        result = kuchikomi_process("crawl", "-c", str(config), "--log-level", "WARNING")
     assert result.returncode == 0, result.stderr[-2000:]
     client = Elasticsearch([es_url])
     client.indices.refresh(index=f"{index_prefix}-reviews")

@@ -1,8 +1,6 @@
 """Reports and exports on the real node: every number checked against a count made in Python."""
 import csv
 import json
-import subprocess
-import sys
 from collections import Counter, defaultdict
 
 import pyarrow.parquet as pq
@@ -12,6 +10,7 @@ from index.research.query import BrandNames
 from index.research.report import mentions, rating_trend, share_of_voice, significant_terms, top_sites
 from index.research.search import Filters, iter_documents
 from tests.support.research_corpus import BRANDS, DOCUMENTS, FETCHED_AT, ids, where
+from tests.support.cli import kuchikomi
 
 BRAND_NAMES = BrandNames(BRANDS)
 
@@ -85,8 +84,7 @@ def test_significant_terms_of_a_brands_negative_reviews(research):
 
 
 def run_cli(*args):
-    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", *args], capture_output=True, text=True,
-                            timeout=180)
+    result = kuchikomi(*args)
     assert result.returncode == 0, result.stderr
     return result
 

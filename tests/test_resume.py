@@ -3,12 +3,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from email.utils import formatdate
 
 from elasticsearch import Elasticsearch
 
+from tests.support.cli import SUBPROCESS
 from tests.support.crawling import crawl, stored
 from tests.support.servers import LocalServer, Reply
 
@@ -67,7 +67,7 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
                    "delivery": {"lease": "1s"},
                    "rules": [{"name": "negative", "type": "negative_brand", "channels": ["hook"]}]},
         "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
-    command = [sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config), "--log-level", "WARNING"]
+    command = [*SUBPROCESS, "crawl", "-c", str(config), "--log-level", "WARNING"]
     try:
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         journal = kuchikomi_home / "jobs" / "shop.jsonl"

@@ -1,12 +1,11 @@
 """`kuchikomi crawl --loop`: each source on its own schedule, kept across restarts."""
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from crawlers.static_site import DEMO_SITE, StaticSite
 from foundations.durations import parse_duration
+from tests.support.cli import kuchikomi_process
 
 
 def test_schedule_durations():
@@ -26,9 +25,7 @@ def test_loop_crawls_each_source_when_it_is_due(tmp_path, es_url, index_prefix, 
             "crawl": {"autothrottle_start_delay": 0, "download_delay": 0}}))
 
         def loop(rounds):
-            result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "--loop", "--rounds",
-                                     str(rounds), "-c", str(config), "--log-level", "WARNING"],
-                                    capture_output=True, text=True, timeout=300)
+            result = kuchikomi_process("crawl", "--loop", "--rounds", str(rounds), "-c", str(config), "--log-level", "WARNING")
             assert result.returncode == 0, result.stderr[-2000:]
             return [line.split("crawling ")[1] for line in result.stdout.splitlines() if "] crawling " in line]
 

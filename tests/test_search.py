@@ -2,8 +2,6 @@
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -11,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from index.research.query import BrandNames, QuerySyntaxError, parse_query
 from index.research.search import Filters, iter_documents, parse_when, search
 from tests.support.research_corpus import BRANDS, DOCUMENTS, ids, where
+from tests.support.cli import kuchikomi
 
 BRAND_NAMES = BrandNames(BRANDS)
 
@@ -129,8 +128,7 @@ def test_any_typed_query_is_a_result_or_a_clear_error(research, text):
 
 
 def run_cli(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", *args], capture_output=True, text=True,
-                            timeout=120)
+    result = kuchikomi(*args)
     if check:
         assert result.returncode == 0, result.stderr
     return result

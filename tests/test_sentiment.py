@@ -1,11 +1,9 @@
 """The offline default sentiment model, through the CLI a user runs."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
+from tests.support.cli import kuchikomi, kuchikomi_process
 
 CLEAR_CASES = [
     ("Absolutely love these headphones, best purchase this year!", "positive"),
@@ -20,8 +18,8 @@ CLEAR_CASES = [
 def test_classify_prints_one_json_line_per_input_in_order(tmp_path):
     path = tmp_path / "texts.txt"
     path.write_text("\n".join(text for text, _ in CLEAR_CASES) + "\n", encoding="utf-8")
-    result = subprocess.run([*KUCHIKOMI, "sentiment", "classify", "--input", str(path)],
-                            capture_output=True, text=True, check=True)
+    result = kuchikomi("sentiment", "classify", "--input", path)
+    assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["label"] for line in lines] == [label for _, label in CLEAR_CASES]
     for line in lines:
@@ -31,15 +29,15 @@ def test_classify_prints_one_json_line_per_input_in_order(tmp_path):
 
 
 def test_classify_reads_stdin():
-    result = subprocess.run([*KUCHIKOMI, "sentiment", "classify"], input="Terrible, it broke.\n",
-                            capture_output=True, text=True, check=True)
+    result = kuchikomi("sentiment", "classify", input="Terrible, it broke.\n")
+    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["label"] == "negative"
 
 
 def test_unreachable_hub_model_gives_one_clear_error():
-    result = subprocess.run([*KUCHIKOMI, "sentiment", "classify", "--model", "no-such-org/no-such-model"],
-                            input="x\n", capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1",
-                                                                              **_env()})
+    # a fresh process, so the hub client reads HF_HUB_OFFLINE as this test sets it
+    result = kuchikomi_process("sentiment", "classify", "--model", "no-such-org/no-such-model",
+                               input="x\n", env={"HF_HUB_OFFLINE": "1", **_env()})
     assert result.returncode == 2
     assert "no-such-org/no-such-model" in result.stderr and "sentiment.model" in result.stderr
     assert "Traceback" not in result.stderr
@@ -50,8 +48,10 @@ def _env():
     return {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
 
 
-def tiny_classifier_dir(tmp_path, labels):
-    """A small local sequence-classification model, as a user's own directory would be."""
+def tiny_classifier_dir(tmp_path, labels, bias=None):
+    """A small local sequence-classification model, as a user's own directory would be; `bias` (one
+    number per label) fixes which label its random weights lean to."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from sentiment.model_store import encoder_dir
@@ -60,7 +60,11 @@ def tiny_classifier_dir(tmp_path, labels):
                         num_attention_heads=2, intermediate_size=64,
                         id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     directory = tmp_path / "my-model"
-    BertForSequenceClassification(config).save_pretrained(directory)
+    model = BertForSequenceClassification(config)
+    if bias is not None:
+        with torch.no_grad():
+            model.classifier.bias.copy_(torch.tensor(bias, dtype=torch.float32))
+    model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 
@@ -154,10 +158,11 @@ def test_device_setting_errors_are_clear(device, message):
 
 def test_sequence_classifier_names_drivers_by_classifying_sentences(tmp_path):
     from sentiment.model import load_classifier
-    directory = tiny_classifier_dir(tmp_path, ["negative", "positive"])
+    directory = tiny_classifier_dir(tmp_path, ["negative", "positive"], bias=[8.0, -8.0])
     classifier = load_classifier({"model": str(directory)})
     texts = [f"Sentence {i} about the product. It is a thing {i}. Another remark {i}." for i in range(20)]
-    for text, result in zip(texts, classifier.classify(texts)):
+    results = classifier.classify(texts)
+    assert [result["label"] for result in results] == ["negative"] * len(texts)
+    for text, result in zip(texts, results):
         assert result["model_version"]
-        if result["label"] == "negative":
-            assert result["drivers"] and all(sentence in text for sentence in result["drivers"])
+        assert result["drivers"] and all(sentence in text for sentence in result["drivers"])

@@ -1,24 +1,20 @@
 """Team corrections on real parts: the demo site over HTTP, a real Elasticsearch node, a webhook."""
 import csv
 import json
-import subprocess
 
 import pytest
 
 from crawlers.static_site import DEMO_SITE, StaticSite
 from sentiment.datasets import read_rows
 from sentiment.training import is_held_out
-from tests.test_end_to_end import EXPECTED_ALERT_URLS, KUCHIKOMI, alert_paths, crawl, monitor_config, stored
+from tests.support.cli import kuchikomi
+from tests.test_end_to_end import EXPECTED_ALERT_URLS, alert_paths, crawl, monitor_config, stored
 
 
 @pytest.fixture
 def site():
     with StaticSite(DEMO_SITE) as served:
         yield served
-
-
-def kuchikomi(*args):
-    return subprocess.run([*KUCHIKOMI, *args], capture_output=True, text=True, timeout=300)
 
 
 def by_review_path(docs, site_url):
@@ -71,8 +67,8 @@ def test_correcting_an_unknown_review_names_it(tmp_path, site, es_url, index_pre
 
 
 def classify_version(text="ok"):
-    result = subprocess.run([*KUCHIKOMI, "sentiment", "classify"], input=text + "\n", capture_output=True,
-                            text=True, check=True)
+    result = kuchikomi("sentiment", "classify", input=text + "\n")
+    assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["model_version"]
 
 

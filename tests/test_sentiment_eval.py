@@ -2,16 +2,14 @@
 the floors pinned in sentiment/eval_floors.json (`make eval` prints the tables)."""
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sentiment.datasets import DatasetError, hash_split, read_rows
 from sentiment.evaluation import metrics
+from tests.support.cli import kuchikomi
 
-KUCHIKOMI = [sys.executable, "-m", "kuchikomi.cli"]
 FLOORS = Path(__file__).resolve().parents[1] / "sentiment" / "eval_floors.json"
 DEV_SETS = ["marc/trainpool_en.csv", "marc/trainpool_ja.csv", "marc/trainpool_zh.csv", "jrte/pn_train_dev.tsv",
             "zh/ChnSentiCorp_htl_all.csv", "zh/waimai_10k.csv"]
@@ -19,7 +17,7 @@ DEV_ROWS = 300  # per set: a fixed sample of its development split
 
 
 def evaluate(*args):
-    return subprocess.run([*KUCHIKOMI, "sentiment", "eval", *args], capture_output=True, text=True, timeout=600)
+    return kuchikomi("sentiment", "eval", *args)
 
 
 def test_eval_gate_on_development_data(shared, tmp_path):

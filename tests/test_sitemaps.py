@@ -1,8 +1,6 @@
 """Sitemap sources: real sitemaps from ../shared, and a crawl of a served site through its gzipped sitemap."""
 import gzip
 import shutil
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
@@ -13,6 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from crawlers.spiders.sitemap import SitemapReviewsSpider
 from crawlers.static_site import DEMO_SITE, StaticSite
+from tests.support.cli import kuchikomi_process
 
 
 def spider(**kwargs):
@@ -67,8 +66,7 @@ def test_a_sitemap_source_is_crawled_and_recrawled_incrementally(tmp_path, es_ur
             "sources": [{"name": "shop", "spider": "sitemap", "start_urls": [f"{site.url}/sitemap.xml"]}]}))
 
         def crawl():
-            result = subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config),
-                                     "--log-level", "WARNING"], capture_output=True, text=True, timeout=300)
+            result = kuchikomi_process("crawl", "-c", str(config), "--log-level", "WARNING")
             assert result.returncode == 0, result.stderr[-2000:]
             client = Elasticsearch([es_url])
             client.indices.refresh(index=f"{index_prefix}-reviews")

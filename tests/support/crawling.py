@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import yaml
 from elasticsearch import Elasticsearch
+from tests.support.cli import kuchikomi_process
 
 
 def crawl(tmp_path, es_url: str, prefix: str, sources: list[dict], log_level: str = "WARNING",
@@ -14,8 +14,7 @@ def crawl(tmp_path, es_url: str, prefix: str, sources: list[dict], log_level: st
     config.write_text(yaml.safe_dump({
         "elasticsearch": {"url": es_url, "index_prefix": prefix}, "sources": sources,
         "crawl": {"autothrottle_start_delay": 0, "download_delay": 0, **crawl_settings}}, allow_unicode=True))
-    return subprocess.run([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", str(config), "--log-level", log_level],
-                          capture_output=True, text=True, timeout=300)
+    return kuchikomi_process("crawl", "-c", str(config), "--log-level", log_level)
 
 
 def stored(es_url: str, prefix: str, index: str = "reviews") -> list[dict]:
