@@ -1,0 +1,1 @@
+"""Extraction, one module per stage: structured data, site profiles, main text, feed entries, forum posts, dates."""
