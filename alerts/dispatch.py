@@ -17,8 +17,8 @@ from alerts.channels import build_channels
 from alerts.message import Message
 from alerts.rules import build_rules
 from alerts.rules.base import RuleContext, iso, parse_time
-from foundations.durations import SCHEMA as DURATION, parse_duration
 from alerts.state import DEAD, DELIVERED, FAILED, SENDING, DeliveryState
+from foundations.durations import SCHEMA as DURATION, parse_duration
 
 logger = logging.getLogger(__name__)
 

@@ -36,13 +36,13 @@ import requests  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from alerts.dispatch import AlertDispatcher  # noqa: E402
-from foundations.ports import free_port  # noqa: E402
 from alerts.message import Message  # noqa: E402
 from alerts.state import DeliveryState  # noqa: E402
+from crawlers.static_site import StaticSite  # noqa: E402
+from foundations.ports import free_port  # noqa: E402
+from index.storage.node import LocalNode  # noqa: E402
 from kuchikomi.config import load_monitor  # noqa: E402
 from kuchikomi.crawl import run_crawl  # noqa: E402
-from crawlers.static_site import StaticSite  # noqa: E402
-from index.storage.node import LocalNode  # noqa: E402
 from sentiment.model import load_classifier  # noqa: E402
 
 THREADS = 6  # asyncio's default executor on 2 cores, which the alert pipeline runs on

@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from index.research.charts import write_chart  # noqa: E402
-from index.storage.node import LocalNode, _free_port  # noqa: E402
 from index.research.query import BrandNames  # noqa: E402
 from index.research.report import REPORTS  # noqa: E402
-from index.storage.schema import ensure_reviews_index, template_body  # noqa: E402
 from index.research.search import Filters, search  # noqa: E402
+from index.storage.node import LocalNode, _free_port  # noqa: E402
+from index.storage.schema import ensure_reviews_index, template_body  # noqa: E402
 from index.storage.writer import prepare_document  # noqa: E402
 from pipelines.index import ElasticsearchPipeline  # noqa: E402
 

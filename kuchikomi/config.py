@@ -17,9 +17,9 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
-from foundations.durations import SCHEMA as DURATION
 from crawlers.extraction.forum_posts import READERS
 from crawlers.extraction.site_profile import ProfileError, load_profile
+from foundations.durations import SCHEMA as DURATION
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

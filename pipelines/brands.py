@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from itemadapter import ItemAdapter
-from scrapy.exceptions import NotConfigured
 
 from foundations.terms import TermMatcher
+from pipelines.sections import required_section
 
 SEARCHED_FIELDS = ("title", "body", "item_name")
 
@@ -17,9 +17,7 @@ class BrandMatchPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        brands = crawler.settings.get("KUCHIKOMI_BRANDS")
-        if brands is None:
-            raise NotConfigured("no brands section (KUCHIKOMI_BRANDS)")
+        brands = required_section(crawler.settings, "KUCHIKOMI_BRANDS")
         return cls(brands, crawler.stats)
 
     def process_item(self, item):

@@ -5,13 +5,14 @@ import logging
 from collections.abc import Mapping
 
 from itemadapter import ItemAdapter
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 
 from foundations import paths
 from index.storage.client import ES_ERRORS, connect, index_prefix, reviews_alias
 from index.storage.schema import ensure_reviews_index
 from index.storage.writer import SPOOLED, BulkWriter
 from pipelines.batching import MicroBatcher
+from pipelines.sections import required_section
 
 logger = logging.getLogger(__name__)
 # Two bulk requests at once: one is encoded and sent while Elasticsearch indexes the other.
@@ -33,9 +34,7 @@ class ElasticsearchPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        es_config = crawler.settings.get("KUCHIKOMI_ELASTICSEARCH")
-        if es_config is None:
-            raise NotConfigured("no elasticsearch section (KUCHIKOMI_ELASTICSEARCH)")
+        es_config = required_section(crawler.settings, "KUCHIKOMI_ELASTICSEARCH")
         return cls(es_config, crawler.settings.getint("KUCHIKOMI_BULK_SIZE", 200),
                    crawler.stats, crawler.settings.getfloat("KUCHIKOMI_BULK_LINGER", 0.0))
 

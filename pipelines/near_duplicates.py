@@ -17,10 +17,11 @@ import unicodedata
 from datasketch import MinHash, MinHashLSH
 from elasticsearch.exceptions import NotFoundError
 from itemadapter import ItemAdapter
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 
 from index.storage.client import ES_ERRORS, connect, copies_index, reviews_alias
 from index.storage.schema import ensure_copies_index
+from pipelines.sections import required_section
 
 logger = logging.getLogger(__name__)
 SHINGLE_CHARS = 5
@@ -61,9 +62,7 @@ class NearDuplicatePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        es_config = crawler.settings.get("KUCHIKOMI_ELASTICSEARCH")
-        if es_config is None:
-            raise NotConfigured("no elasticsearch section (KUCHIKOMI_ELASTICSEARCH)")
+        es_config = required_section(crawler.settings, "KUCHIKOMI_ELASTICSEARCH")
         return cls(es_config, crawler.stats,
                    crawler.settings.getfloat("KUCHIKOMI_NEAR_DUPLICATE_THRESHOLD", 0.8))
 

@@ -5,12 +5,12 @@ import logging
 
 from elasticsearch.exceptions import TransportError
 from itemadapter import ItemAdapter
-from scrapy.exceptions import NotConfigured
 
+from foundations.review_text import review_text
 from index.storage.client import connect, corrections_index, reviews_alias
 from index.storage.schema import ensure_corrections_index
-from foundations.review_text import review_text
 from pipelines.batching import MicroBatcher
+from pipelines.sections import required_section
 from sentiment.corrections import Corrections, corrected
 from sentiment.model import load_classifier
 
@@ -28,9 +28,7 @@ class SentimentPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        es_config = crawler.settings.get("KUCHIKOMI_ELASTICSEARCH")
-        if es_config is None:
-            raise NotConfigured("no elasticsearch section (KUCHIKOMI_ELASTICSEARCH)")
+        es_config = required_section(crawler.settings, "KUCHIKOMI_ELASTICSEARCH")
         # One model serves every crawler in the process when the caller loaded it already.
         classifier = (crawler.settings.get("KUCHIKOMI_CLASSIFIER")
                       or load_classifier(crawler.settings.get("KUCHIKOMI_SENTIMENT") or {}))

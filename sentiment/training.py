@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 from sentiment.datasets import Row
 from sentiment.default_model import embed_all, fit_head, read_labelled
-from sentiment.model_store import CURRENT_POINTER, SEED_DATA, save_head, trained_models_dir
 from sentiment.model import LABELS, HeadClassifier
+from sentiment.model_store import CURRENT_POINTER, SEED_DATA, save_head, trained_models_dir
 
 HOLDOUT_SHARE = 5
 MIN_HELDOUT = 10

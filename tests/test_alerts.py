@@ -6,13 +6,13 @@ import pytest
 from alerts.channels.console import ConsoleChannel, summary_line
 from alerts.message import Message
 from alerts.rules.base import QuietHours
-from foundations.durations import parse_duration
 from alerts.rules.digest import DigestRule
 from alerts.rules.keyword import KeywordRule
 from alerts.rules.negative_brand import NegativeBrandRule
 from alerts.rules.spike import spike_score
-from kuchikomi.config import ConfigError, load_monitor
 from crawlers.items import ReviewItem
+from foundations.durations import parse_duration
+from kuchikomi.config import ConfigError, load_monitor
 
 RULE = NegativeBrandRule({"name": "neg", "type": "negative_brand", "channels": ["c"],
                           "min_sentiment_score": 0.7, "max_rating": 0.25})

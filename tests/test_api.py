@@ -7,11 +7,11 @@ import requests
 import uvicorn
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kuchikomi.config import load_monitor
-from index.research.api import create_app
 from foundations.ports import free_port
-from tests.support.research_corpus import ids, where
+from index.research.api import create_app
+from kuchikomi.config import load_monitor
 from tests.support.cli import kuchikomi
+from tests.support.research_corpus import ids, where
 
 ANALYST = {"X-API-Key": "analyst-key-0123456789"}
 RESEARCHER = {"Authorization": "Bearer researcher-key-0123456789"}

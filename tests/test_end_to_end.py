@@ -6,8 +6,8 @@ from elasticsearch import Elasticsearch
 
 from crawlers.static_site import DEMO_SITE, StaticSite
 from foundations.ports import free_port
-from tests.support.receivers import WebhookReceiver
 from tests.support.cli import kuchikomi, kuchikomi_process
+from tests.support.receivers import WebhookReceiver
 
 EXPECTED_REVIEWS = 9  # 5 Sony (two pages), 3 Panasonic (microdata), 1 cable
 # Negative reviews naming a watched brand; the cable review is negative but names none.

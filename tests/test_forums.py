@@ -7,9 +7,9 @@ from scrapy.http import HtmlResponse
 
 from crawlers.extraction.forum_posts import discourse, hackernews, reddit, stackexchange, zhihu
 from crawlers.extraction.site_profile import load_profile
-from kuchikomi.crawl import start_urls
 from crawlers.spiders.reviews import structured_items
 from crawlers.static_site import StaticSite
+from kuchikomi.crawl import start_urls
 from pipelines.clean import clean_text
 from tests.support.crawling import crawl, stored
 from tests.support.servers import LocalServer, Reply

@@ -11,14 +11,14 @@ import yaml
 from elasticsearch import Elasticsearch
 from scrapy.utils.test import get_crawler
 
+from foundations.ports import free_port
 from index.storage.node import LocalNode
 from index.storage.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, rollover, \
     template_body
 from index.storage.writer import SPOOLED, BulkWriter
 from pipelines.index import ElasticsearchPipeline
-from foundations.ports import free_port
-from tests.support.research_corpus import DOCUMENTS
 from tests.support.cli import kuchikomi
+from tests.support.research_corpus import DOCUMENTS
 
 
 def review(number: int, published: str = "2024-05-01", title: str = "first", fetched: str = "2024-06-01") -> dict:

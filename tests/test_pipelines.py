@@ -6,10 +6,10 @@ import pytest
 from scrapy.exceptions import DropItem
 
 from crawlers.items import ReviewItem
+from foundations.language import detect_language, identifier
 from foundations.terms import TermMatcher
 from pipelines.clean import clean_text
 from pipelines.dedup import DedupPipeline, canonical_url, document_id
-from foundations.language import detect_language, identifier
 from pipelines.normalise import NormalisePipeline
 
 BRANDS = [{"name": "Sony", "aliases": ["ソニー", "SONY"]}, {"name": "Panasonic", "aliases": ["パナソニック"]}]

@@ -9,8 +9,8 @@ from elasticsearch import Elasticsearch
 
 from crawlers.middlewares.retry_after import retry_after_seconds
 from crawlers.static_site import DEMO_SITE
-from tests.support.servers import LocalServer, Reply, html
 from tests.support.cli import kuchikomi_process
+from tests.support.servers import LocalServer, Reply, html
 
 PAGE = (DEMO_SITE / "products" / "usb-cable.html").read_bytes()
 

@@ -9,8 +9,8 @@ from elasticsearch import Elasticsearch
 from index.research.query import BrandNames
 from index.research.report import mentions, rating_trend, share_of_voice, significant_terms, top_sites
 from index.research.search import Filters, iter_documents
-from tests.support.research_corpus import BRANDS, DOCUMENTS, FETCHED_AT, ids, where
 from tests.support.cli import kuchikomi
+from tests.support.research_corpus import BRANDS, DOCUMENTS, FETCHED_AT, ids, where
 
 BRAND_NAMES = BrandNames(BRANDS)
 

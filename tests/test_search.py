@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from index.research.query import BrandNames, QuerySyntaxError, parse_query
 from index.research.search import Filters, iter_documents, parse_when, search
-from tests.support.research_corpus import BRANDS, DOCUMENTS, ids, where
 from tests.support.cli import kuchikomi
+from tests.support.research_corpus import BRANDS, DOCUMENTS, ids, where
 
 BRAND_NAMES = BrandNames(BRANDS)
 

@@ -4,8 +4,8 @@ import json
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawlers.spiders.reviews import next_page_urls, reviews_from_response
 from crawlers.extraction.structured_data import extract_graph, own_aggregate
+from crawlers.spiders.reviews import next_page_urls, reviews_from_response
 
 RECIPES = "fixtures/reviews/recipes-schemaorg"
 

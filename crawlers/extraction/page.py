@@ -9,8 +9,8 @@ from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 
 from crawlers import settings
-from crawlers.spiders.reviews import profile_reviews, structured_items
 from crawlers.extraction.structured_data import extract_graph, own_aggregate
+from crawlers.spiders.reviews import profile_reviews, structured_items
 from pipelines.clean import CleanTextPipeline
 from pipelines.language import LanguagePipeline
 from pipelines.normalise import NormalisePipeline

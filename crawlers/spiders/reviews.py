@@ -10,11 +10,11 @@ from scrapy.http import HtmlResponse, Response
 from w3lib.url import canonicalize_url
 
 from crawlers.extraction.dates import to_iso8601
-from crawlers.items import ReviewItem
 from crawlers.extraction.site_profile import load_profile
-from crawlers.spiders import declared_language, url_list
 from crawlers.extraction.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text, rating_of,
                                      text_of, votes_of)
+from crawlers.items import ReviewItem
+from crawlers.spiders import declared_language, url_list
 
 # Links a site uses for "next page"; kept as data so new layouts need no code.
 PAGINATION_XPATHS = [

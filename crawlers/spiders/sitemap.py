@@ -14,8 +14,8 @@ from scrapy.spiders import SitemapSpider
 
 from crawlers import source_state
 from crawlers.extraction.dates import to_iso8601
-from crawlers.items import ReviewItem
 from crawlers.extraction.main_text import main_text
+from crawlers.items import ReviewItem
 from crawlers.spiders import declared_language, url_list
 from crawlers.spiders.reviews import structured_items
 

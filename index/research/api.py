@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.storage.client import connect, reviews_alias
 from index.research.query import BrandNames, QuerySyntaxError
 from index.research.report import INTERVALS, REPORTS
 from index.research.search import MAX_PAGE, SORTS, Filters, search
+from index.storage.client import connect, reviews_alias
 
 DEFAULT_REQUESTS_PER_MINUTE = 60
 # Top-level search keys a raw-DSL caller may send; nothing that writes or runs elsewhere.
