@@ -52,7 +52,8 @@ def test_every_rss_parser_feed_gives_its_expected_entries(shared):
             if path.stem == "uolNoticias":
                 # The expected parse itself decoded this Latin-1 feed as UTF-8: each accented letter became
                 # U+FFFD. Ours has the letters: the same title, with a non-ASCII character at each U+FFFD.
-                latin1_title = "".join("[^\x00-\x7f\ufffd]" if char == "\ufffd" else re.escape(char) for char in want["title"])
+                latin1_title = "".join("[^\x00-\x7f\ufffd]" if char == "\ufffd" else re.escape(char)
+                                       for char in want["title"])
                 assert re.fullmatch(latin1_title, item["title"]), (item["title"], want["title"])
             else:
                 assert visible(item["title"]) == visible(want.get("title")), path.name

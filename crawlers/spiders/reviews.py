@@ -11,8 +11,8 @@ from w3lib.url import canonicalize_url
 
 from crawlers.extraction.dates import to_iso8601
 from crawlers.extraction.site_profile import load_profile
-from crawlers.extraction.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text, rating_of,
-                                     text_of, votes_of)
+from crawlers.extraction.structured_data import (extract_graph, iter_posts, iter_reviews, own_aggregate, post_text,
+                                                 rating_of, text_of, votes_of)
 from crawlers.items import ReviewItem
 from crawlers.spiders import declared_language, url_list
 

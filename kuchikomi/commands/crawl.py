@@ -35,7 +35,8 @@ def run(args) -> None:
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
         return
-    rendering = [s["name"] for s in monitor.sources if s.get("render") and (not args.source or s["name"] in args.source)]
+    rendering = [s["name"] for s in monitor.sources
+                 if s.get("render") and (not args.source or s["name"] in args.source)]
     if rendering and not Path(browser_path(monitor)).exists():
         fail(f"sources {', '.join(rendering)} render pages in Chromium, and there is none at "
              f"{browser_path(monitor)}: install Debian's chromium (apt-get install chromium) or set "
