@@ -1,9 +1,10 @@
 """The offline default sentiment model, through the CLI a user runs."""
 import json
+import subprocess
 
 import pytest
 
-from tests.support.cli import kuchikomi, kuchikomi_process
+from tests.support.cli import SUBPROCESS, kuchikomi
 
 CLEAR_CASES = [
     ("Absolutely love these headphones, best purchase this year!", "positive"),
@@ -35,9 +36,9 @@ def test_classify_reads_stdin():
 
 
 def test_unreachable_hub_model_gives_one_clear_error():
-    # a fresh process, so the hub client reads HF_HUB_OFFLINE as this test sets it
-    result = kuchikomi_process("sentiment", "classify", "--model", "no-such-org/no-such-model",
-                               input="x\n", env={"HF_HUB_OFFLINE": "1", **_env()})
+    # a new interpreter, so the hub client reads HF_HUB_OFFLINE as this test sets it
+    result = subprocess.run([*SUBPROCESS, "sentiment", "classify", "--model", "no-such-org/no-such-model"],
+                            input="x\n", capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", **_env()})
     assert result.returncode == 2
     assert "no-such-org/no-such-model" in result.stderr and "sentiment.model" in result.stderr
     assert "Traceback" not in result.stderr
