@@ -142,6 +142,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["matched", "sending"])
 def test_a_worker_killed_before_delivery_is_delivered_after_restart_once(tmp_path, es_url, index_prefix,
                                                                          receiver, kuchikomi_home, stage):

@@ -66,6 +66,7 @@ def site():
         yield served
 
 
+@pytest.mark.slow
 def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_prefix, webhook, kuchikomi_home):
     config = monitor_config(tmp_path, site.url, es_url, index_prefix, webhook.url)
     first = crawl(config)
@@ -115,6 +116,7 @@ def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_pre
     assert "already recorded 3" in third.stdout
 
 
+@pytest.mark.slow
 def test_webhook_that_fails_then_recovers_delivers_each_alert_once(tmp_path, site, es_url, index_prefix,
                                                                   kuchikomi_home):
     flaky = WebhookReceiver(fail_first=2)  # two 500s, then 200s: retried within the run
@@ -128,6 +130,7 @@ def test_webhook_that_fails_then_recovers_delivers_each_alert_once(tmp_path, sit
         flaky.close()
 
 
+@pytest.mark.slow
 def test_alerts_for_an_unreachable_webhook_are_kept_and_sent_on_the_next_run(tmp_path, site, es_url,
                                                                             index_prefix, kuchikomi_home):
     port = free_port()
@@ -149,6 +152,7 @@ def test_alerts_for_an_unreachable_webhook_are_kept_and_sent_on_the_next_run(tmp
         receiver.close()
 
 
+@pytest.mark.slow
 def test_elasticsearch_down_is_a_clear_error(tmp_path, site, webhook, kuchikomi_home):
     config = monitor_config(tmp_path, site.url, f"http://127.0.0.1:{free_port()}", "down", webhook.url)
     result = crawl(config)
@@ -156,6 +160,7 @@ def test_elasticsearch_down_is_a_clear_error(tmp_path, site, webhook, kuchikomi_
     assert "is not reachable" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_robots_txt_is_obeyed(tmp_path, es_url, index_prefix, webhook, kuchikomi_home):
     root = tmp_path / "site"
     (root / "private").mkdir(parents=True)
@@ -176,6 +181,7 @@ crawl: {{autothrottle_start_delay: 0, download_delay: 0}}
     assert "skipped {'robots_txt': 1}" in result.stdout  # counted in the source's report
 
 
+@pytest.mark.slow
 def test_search_command_finds_japanese_words(tmp_path, site, es_url, index_prefix, webhook, kuchikomi_home):
     config = monitor_config(tmp_path, site.url, es_url, index_prefix, webhook.url)
     assert crawl(config).returncode == 0

@@ -7,6 +7,7 @@ from crawlers.static_site import DEMO_SITE, StaticSite
 from tests.support.crawling import crawl, stored
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(find_spec("uvloop") is None, reason="uvloop is not installed")
 def test_a_crawl_runs_on_uvloop_and_stores_what_it_found(tmp_path, es_url, index_prefix, kuchikomi_home):
     with StaticSite(DEMO_SITE) as site:

@@ -109,6 +109,7 @@ def test_a_page_that_is_not_a_feed_is_counted_and_skipped():
     assert spider.crawler.stats.get_value("kuchikomi/skipped/not_a_feed") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("kuchikomi_home")
 def test_a_feed_source_is_crawled_into_the_index(shared, tmp_path, es_url, index_prefix):
     with StaticSite(shared / "fixtures" / "feeds" / "rss-parser") as site:

@@ -1,4 +1,5 @@
 """Forum and Q&A APIs: the real replies in ../shared, paging against local API servers, search templates."""
+import pytest
 import json
 from urllib.parse import parse_qsl, urlsplit
 
@@ -163,6 +164,7 @@ class DiscourseTopic(LocalServer):
         super().__init__(answer)
 
 
+@pytest.mark.slow
 def test_a_discourse_thread_is_paged_to_its_end(tmp_path, es_url, index_prefix, kuchikomi_home):
     with DiscourseTopic(posts=47) as topic:
         result = crawl(tmp_path, es_url, index_prefix, [{"name": "forum", "spider": "forum", "platform": "discourse",
@@ -177,6 +179,7 @@ def test_a_discourse_thread_is_paged_to_its_end(tmp_path, es_url, index_prefix, 
                      "/t/7/posts.json?post_number=67"]
 
 
+@pytest.mark.slow
 def test_forum_pages_crawled_into_the_index(shared, tmp_path, es_url, index_prefix, kuchikomi_home):
     """The Discourse crawler view (schema.org) and an HN item page (profile), served locally, crawled."""
     with StaticSite(shared / "fixtures" / "forums") as site:

@@ -1,4 +1,5 @@
 """Re-crawls fetch only what changed: pages are revalidated with Last-Modified, a 304 page is not processed."""
+import pytest
 import re
 import shutil
 import time
@@ -20,6 +21,7 @@ def crawl(config) -> dict:
     return dict(zip(["pages", "unchanged", "indexed", "new", "updated", "same"], map(int, numbers.groups())))
 
 
+@pytest.mark.slow
 def test_unchanged_pages_are_not_processed_again(tmp_path, es_url, index_prefix, kuchikomi_home):
     root = tmp_path / "site"
     shutil.copytree(DEMO_SITE, root)

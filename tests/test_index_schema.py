@@ -232,6 +232,7 @@ def test_client_serializer_stores_model_numbers_dates_and_any_text(es_url, index
         == '{"at":"2024-06-01T00:00:00+00:00","big":1180591620717411303424}'
 
 
+@pytest.mark.slow
 def test_what_a_crawl_wrote_is_searchable_when_it_ends(es_url, index_prefix, kuchikomi_home):
     """The index refreshes only every few seconds while bulk writes pour in; the crawl refreshes it as it ends."""
     stage = ElasticsearchPipeline({"url": es_url, "index_prefix": index_prefix}, stats=get_crawler().stats)

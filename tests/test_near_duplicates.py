@@ -1,4 +1,5 @@
 """Syndicated copies of a post are recorded as copies of it, in one crawl and across crawls."""
+import pytest
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
@@ -31,6 +32,7 @@ def test_shingles_see_through_width_case_and_spacing():
     assert jaccard(shingles(ARTICLE_EN), shingles(OTHER_EN)) < 0.2
 
 
+@pytest.mark.slow
 def test_syndicated_posts_are_marked_not_indexed_twice(tmp_path, es_url, index_prefix, kuchikomi_home):
     site = tmp_path / "site"
     site.mkdir()

@@ -55,6 +55,7 @@ def test_retry_after_in_seconds_and_as_a_date():
     assert retry_after_seconds("soon") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [429, 503])
 def test_a_busy_site_is_waited_for_as_long_as_it_asks(status, tmp_path, es_url, index_prefix, kuchikomi_home):
     with BusySite(busy=2, retry_after="2", busy_status=status) as site:
@@ -67,6 +68,7 @@ def test_a_busy_site_is_waited_for_as_long_as_it_asks(status, tmp_path, es_url, 
     assert f"waited as Retry-After asked on {{'{status}': 2}}" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_site_asking_for_too_long_a_wait_is_skipped_and_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
     with BusySite(busy=100, retry_after="86400") as site:
         result = crawl(tmp_path, site.url, es_url, index_prefix)

@@ -56,6 +56,7 @@ def test_a_broken_profile_is_one_clear_error(tmp_path, rules, message):
         load_profile("no-such-site")
 
 
+@pytest.mark.slow
 def test_a_profile_source_is_crawled(shared, tmp_path, es_url, index_prefix, kuchikomi_home):
     root = tmp_path / "site"
     root.mkdir()

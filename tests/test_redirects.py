@@ -1,4 +1,5 @@
 """Redirects: a moved review page is crawled at its new address, once; chains and loops are counted skips."""
+import pytest
 from crawlers.static_site import DEMO_SITE
 from tests.support.crawling import crawl, stored
 from tests.support.servers import LocalServer, Reply, html
@@ -25,6 +26,7 @@ def moving_shop() -> LocalServer:
     return shop
 
 
+@pytest.mark.slow
 def test_redirects_are_followed_once_and_dead_ends_counted(tmp_path, es_url, index_prefix, kuchikomi_home):
     with moving_shop() as shop:
         result = crawl(tmp_path, es_url, index_prefix, [{"name": "moved", "start_urls": [

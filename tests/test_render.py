@@ -39,6 +39,7 @@ def app_shop() -> LocalServer:
     return LocalServer(lambda path, headers: replies.get(path, Reply(404)))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("chromium") and not shutil.which(DEFAULT_BROWSER),
                     reason="needs Debian's chromium: `make browser` installs it")
 def test_a_rendered_source_reads_reviews_that_javascript_writes(tmp_path, es_url, index_prefix, kuchikomi_home):

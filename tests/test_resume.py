@@ -1,4 +1,5 @@
 """A crawl killed with SIGKILL and started again loses no review and stores none twice."""
+import pytest
 import json
 import os
 import signal
@@ -56,6 +57,7 @@ def pages_finished(journal) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook, kuchikomi_home):
     shop = slow_shop()
     config = tmp_path / "monitor.yaml"
@@ -108,6 +110,7 @@ def test_sigkill_mid_crawl_then_restart(tmp_path, es_url, index_prefix, webhook,
     assert len(announced) - len(set(announced)) <= min(32, (os.cpu_count() or 1) + 4)
 
 
+@pytest.mark.slow
 def test_resume_takes_up_start_pages_the_killed_crawl_had_not_queued(tmp_path, es_url, index_prefix,
                                                                       kuchikomi_home):
     """Scrapy takes start requests one at a time; a crawl killed early journaled only some of them.

@@ -14,6 +14,7 @@ def test_schedule_durations():
         parse_duration("soon")
 
 
+@pytest.mark.slow
 def test_loop_crawls_each_source_when_it_is_due(tmp_path, es_url, index_prefix, kuchikomi_home):
     with StaticSite(DEMO_SITE) as site:
         config = tmp_path / "monitor.yaml"

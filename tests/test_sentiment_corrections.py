@@ -21,6 +21,7 @@ def by_review_path(docs, site_url):
     return {doc["review_url"].replace(site_url, ""): doc_id for doc_id, doc in docs.items() if doc.get("review_url")}
 
 
+@pytest.mark.slow
 def test_corrections_relabel_at_once_survive_recrawls_and_change_alerts(tmp_path, site, es_url, index_prefix,
                                                                        webhook, kuchikomi_home):
     config = monitor_config(tmp_path, site.url, es_url, index_prefix, webhook.url)

@@ -20,6 +20,7 @@ def evaluate(*args):
     return kuchikomi("sentiment", "eval", *args)
 
 
+@pytest.mark.slow
 def test_eval_gate_on_development_data(shared, tmp_path):
     data = [arg for name in DEV_SETS for arg in ("--data", str(shared / "data" / "sentiment" / name))]
     scores = tmp_path / "scores.json"

@@ -1,4 +1,5 @@
 """Sitemap sources: real sitemaps from ../shared, and a crawl of a served site through its gzipped sitemap."""
+import pytest
 import gzip
 import shutil
 import time
@@ -54,6 +55,7 @@ def write_sitemaps(root, base: str, lastmods: dict[str, str]) -> None:
         f"<sitemap><loc>{base}/sitemap-products.xml.gz</loc></sitemap></sitemapindex>")
 
 
+@pytest.mark.slow
 def test_a_sitemap_source_is_crawled_and_recrawled_incrementally(tmp_path, es_url, index_prefix, kuchikomi_home):
     root = tmp_path / "site"
     shutil.copytree(DEMO_SITE, root)
