@@ -64,12 +64,12 @@ def parse_date(value: str | int | float | None, relative_to: datetime | None = N
     if value is None or value == "":
         return None
     text = str(value).strip()
+    site_zone = ZoneInfo(zone) if zone else None
     instant = _unix_time(text)
     if instant is not None:
-        return ParsedDate(instant.isoformat())
+        return ParsedDate(instant.astimezone(site_zone or timezone.utc).isoformat())
     if _NUMBER.fullmatch(text):
         return None
-    site_zone = ZoneInfo(zone) if zone else None
     now = (relative_to or datetime.now(timezone.utc)).astimezone(site_zone or timezone.utc)
 
     def in_zone(parsed: datetime, spec: str = "auto") -> str:
