@@ -46,7 +46,7 @@ SHANGHAI_EVENING = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)  # 20:00 in
     ("2024-8-6 22:11", "Asia/Shanghai", "2024-08-06T22:11:00+08:00"),
     ("Fri Jun 14 20:39:20 +0800 2019", "Asia/Shanghai", "2019-06-14T20:39:20+08:00"),
     ("2010-09-01 10:06:31", "Asia/Shanghai", "2010-09-01T10:06:31+08:00"),
-    (1733792485, "Asia/Shanghai", "2024-12-10T01:01:25+00:00"),  # Unix seconds
+    (1733792485, "Asia/Shanghai", "2024-12-10T09:01:25+08:00"),  # Unix seconds
     ("1721178828000", None, "2024-07-17T01:13:48+00:00"),  # and milliseconds
 ])
 def test_chinese_and_japanese_forms_in_the_sites_zone(text, zone, expected):

@@ -59,12 +59,14 @@ class FeedSpider(scrapy.Spider):
             if not post["review_url"] or self.index is not None and self.index.all_known([document_id(post)]):
                 yield post  # no page to read, or stored already: the entry as the feed gives it
             else:
-                yield response.follow(post["review_url"], callback=self.parse_article, cb_kwargs={"post": post},
+                # A plain dict, so the job journal can keep the request for a resumed crawl.
+                yield response.follow(post["review_url"], callback=self.parse_article, cb_kwargs={"entry": dict(post)},
                                       errback=self.article_failed)
 
-    def parse_article(self, response: Response, post: ReviewItem):
+    def parse_article(self, response: Response, entry: dict):
         """The entry, with its page's main text as the body (the feed's summary when the page has none)."""
         self.crawler.stats.inc_value("kuchikomi/articles")
+        post = ReviewItem(**entry)
         found = main_text(response.text, response.url) if isinstance(response, HtmlResponse) else None
         if found is None or not found.text:
             self.crawler.stats.inc_value("kuchikomi/articles_without_text")
@@ -79,7 +81,7 @@ class FeedSpider(scrapy.Spider):
         self.crawler.stats.inc_value("kuchikomi/articles_failed")
         self.logger.warning("kept the feed's summary of %s: the article could not be fetched (%s)",
                             failure.request.url, failure.value)
-        yield failure.request.cb_kwargs["post"]
+        yield ReviewItem(**failure.request.cb_kwargs["entry"])
 
 
 def posts_from_feed(feed, feed_url: str, source: str = "default"):

@@ -53,9 +53,9 @@ class ForumSpider(scrapy.Spider):
         spider.index = SeenReviews.from_settings(crawler.settings)
         return spider
 
-    def _request(self, url: str, page: int, **options) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse, cb_kwargs={"page": page}, headers=self.headers,
-                              cookies=self.cookies, **options)
+    def _request(self, url: str, page: int, headers: dict | None = None, **options) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse, cb_kwargs={"page": page},
+                              headers={**self.headers, **(headers or {})}, cookies=self.cookies, **options)
 
     async def start(self):
         if self.platform.differential:
@@ -64,8 +64,7 @@ class ForumSpider(scrapy.Spider):
             known = self.threads.get(url)
             if self.platform.differential and known:
                 # From the last byte known: a thread rewritten since (a post removed) does not start with it.
-                yield self._request(url, 1, headers={**self.headers, "Range": f"bytes={known['bytes'] - 1}-",
-                                                     "Accept-Encoding": "identity"},
+                yield self._request(url, 1, headers={"Range": f"bytes={known['bytes'] - 1}-", "Accept-Encoding": "identity"},
                                     meta={"dont_cache": True})
             else:
                 yield self._request(url, 1, meta={"dont_cache": True} if self.platform.differential else {})
