@@ -113,7 +113,8 @@ def test_bilibili_nested_replies_are_posts_with_their_parent(shared):
     nested = [i for i in items if "parent_id" in i]
     assert (len(top), len(nested)) == (20, 29)
     # A nested reply answers its root reply, or another reply under it (the page shows a few of those).
-    assert items[1]["parent_id"] == items[0]["review_id"] and all(n["parent_id"].startswith("bilibili:") for n in nested)
+    assert items[1]["parent_id"] == items[0]["review_id"]
+    assert all(n["parent_id"].startswith("bilibili:") for n in nested)
     assert sum(n["parent_id"] in {t["review_id"] for t in top} for n in nested) >= 25
     assert top[0]["review_url"] == "https://www.bilibili.com/video/av113625742184800#reply248865806529"
 
@@ -141,8 +142,8 @@ def test_app_store_customer_reviews_feed_pages_to_ten():
 
 def test_weibo_statuses_and_comments(shared, tmp_path):
     answers = js_answers(jpcn(shared, "weibo/mweibo_cn_responses.js"))
-    statuses = extract(answer_file(tmp_path, "cards", answers["cards1"]), "--url",
-                       "https://m.weibo.cn/api/container/getIndex?type=uid&value=1669879400&containerid=1076031669879400")
+    timeline = "https://m.weibo.cn/api/container/getIndex?type=uid&value=1669879400&containerid=1076031669879400"
+    statuses = extract(answer_file(tmp_path, "cards", answers["cards1"]), "--url", timeline)
     assert len(statuses) == 10 and statuses[0]["author"] == "Dear-迪丽热巴"
     this_year = datetime.now(timezone.utc).year
     assert statuses[0]["published_at"] in (f"{this_year}-06-14", f"{this_year - 1}-06-14")  # 06-14: this year
@@ -264,8 +265,8 @@ from kuchikomi.crawl import SPIDERS
 spider, options, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 settings = Settings()
 settings.setmodule(project)
-settings.update({"ITEM_PIPELINES": {"pipelines.normalise.NormalisePipeline": 100, "pipelines.clean.CleanTextPipeline": 200,
-                                    "pipelines.dedup.DedupPipeline": 400},
+settings.update({"ITEM_PIPELINES": {"pipelines.normalise.NormalisePipeline": 100,
+                                    "pipelines.clean.CleanTextPipeline": 200, "pipelines.dedup.DedupPipeline": 400},
                  "FEEDS": {out: {"format": "jsonlines"}}, "ROBOTSTXT_OBEY": False, "AUTOTHROTTLE_ENABLED": False,
                  "DOWNLOAD_DELAY": 0, "HTTPCACHE_ENABLED": False, "LOG_LEVEL": "WARNING",
                  "KUCHIKOMI_JOBS_DIR": sys.argv[4]})
@@ -279,8 +280,8 @@ print(json.dumps({k: v for k, v in crawler.stats.get_stats().items() if k.starts
 
 def run_spider(tmp_path, spider: str, **options) -> tuple[list[dict], dict, str]:
     out = tmp_path / f"items-{len(list(tmp_path.glob('items-*')))}.jsonl"
-    result = subprocess.run([sys.executable, "-c", RUNNER, spider, json.dumps(options), str(out), str(tmp_path / "jobs")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", RUNNER, spider, json.dumps(options), str(out),
+                             str(tmp_path / "jobs")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
     return items, json.loads(result.stdout.strip().splitlines()[-1]), result.stderr

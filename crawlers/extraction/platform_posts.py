@@ -71,8 +71,8 @@ def fivech(text: str, url: str, first_number: int = 1, title: str | None = None)
 
 
 def hatena(data: dict, url: str) -> Page:
-    """はてなブックマーク entry JSON (/entry/jsonlite/?url=...): each bookmark with a comment is a post, its tags
-    written before it as Hatena users type them ([tag])."""
+    """はてなブックマーク entry JSON (/entry/jsonlite/?url=...): each bookmark with a comment is a post,
+    its tags written before it as Hatena users type them ([tag])."""
     eid, title = data.get("eid"), data.get("title")
     posts = []
     for mark in data.get("bookmarks") or []:
@@ -153,7 +153,8 @@ def _appstore_legacy(body: bytes, url: str) -> Page:
         published, _ = _date(by["date"] if by else None, "UTC")
         text = review.xpath("string(TextView[@styleSet='normal11'])").strip()
         posts.append(Post(post_id=f"appstore:{review_id}", url=f"{url.split('#')[0]}#{review_id}",
-                          author=by["author"] if by else None, title=review.xpath("string(HBoxView[1]/TextView)").strip(),
+                          author=by["author"] if by else None,
+                          title=review.xpath("string(HBoxView[1]/TextView)").strip(),
                           text=text, published_at=published, rating=_stars(stars.group(1) if stars else None),
                           kind="review"))
     return Page(posts, None, False)
@@ -266,7 +267,8 @@ def _xhs_comment(comment: dict, parent: str | None) -> Post:
     user = comment.get("user_info") or {}
     published, _ = _date(comment.get("create_time"), CST)
     note = comment.get("note_id") or ""
-    return Post(post_id=f"xhs:{comment['id']}", url=f"https://www.xiaohongshu.com/explore/{note}#comment-{comment['id']}",
+    return Post(post_id=f"xhs:{comment['id']}",
+                url=f"https://www.xiaohongshu.com/explore/{note}#comment-{comment['id']}",
                 author=user.get("nickname"), title=None, text=comment.get("content"), published_at=published,
                 thread=note, votes=_int(comment.get("like_count")), parent_id=parent, author_id=user.get("user_id"))
 
@@ -306,7 +308,8 @@ def taobao(data: dict, url: str) -> Page:
                                                "normalized": (verdict + 1) / 2}
         published, precision = _date(rate.get("feedbackDate"), CST)
         item = rate.get("auctionNumId") or ""
-        posts.append(Post(post_id=f"taobao:{rate['id']}", url=f"https://item.taobao.com/item.htm?id={item}#rate{rate['id']}",
+        posts.append(Post(post_id=f"taobao:{rate['id']}",
+                          url=f"https://item.taobao.com/item.htm?id={item}#rate{rate['id']}",
                           author=rate.get("userNick"), title=None, text=rate.get("feedback"), published_at=published,
                           thread=str(item), rating=rating, kind="review", date_precision=precision))
     return Page(posts, None, False)

@@ -64,7 +64,8 @@ class ForumSpider(scrapy.Spider):
             known = self.threads.get(url)
             if self.platform.differential and known:
                 # From the last byte known: a thread rewritten since (a post removed) does not start with it.
-                yield self._request(url, 1, headers={"Range": f"bytes={known['bytes'] - 1}-", "Accept-Encoding": "identity"},
+                yield self._request(url, 1, headers={"Range": f"bytes={known['bytes'] - 1}-",
+                                                     "Accept-Encoding": "identity"},
                                     meta={"dont_cache": True})
             else:
                 yield self._request(url, 1, meta={"dont_cache": True} if self.platform.differential else {})
@@ -110,7 +111,8 @@ class ForumSpider(scrapy.Spider):
         if answer is None:
             return
         url = response.request.url
-        if self.platform.differential and response.status == 206 and not (url in self.threads and answer.startswith("\n")):
+        if self.platform.differential and response.status == 206 and \
+                not (url in self.threads and answer.startswith("\n")):
             # The thread changed under the offset asked from (a post removed): read it whole again.
             self.threads.pop(url, None)
             yield self._request(url, page, meta={"dont_cache": True})
