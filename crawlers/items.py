@@ -15,10 +15,13 @@ class ReviewItem(scrapy.Item):
     title = scrapy.Field()
     body = scrapy.Field()
     published_at = scrapy.Field()    # ISO 8601, with zone when the page gives one
+    date_precision = scrapy.Field()  # "month" when the site gives only the month (published_at: its first day)
     page_language = scrapy.Field()   # what the page declares (html lang, inLanguage)
     item_name = scrapy.Field()       # the product, recipe, place... being reviewed
     aggregate_rating = scrapy.Field()  # the item's own {"value", "best", "worst", "normalized", "count"}
     votes = scrapy.Field()           # likes / upvotes / points the post or review has, when the page shows them
+    parent_id = scrapy.Field()       # review_id of the post this one replies to (nested replies, 楼中楼)
+    author_id = scrapy.Field()       # the site's id of the author: 5ch's ID, a user id, when the site shows one
     fetched_at = scrapy.Field()      # ISO 8601 UTC
     # Added by the pipelines
     language = scrapy.Field()

@@ -17,7 +17,7 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
-from crawlers.extraction.forum_posts import READERS
+from crawlers.extraction.platforms import PLATFORMS
 from crawlers.extraction.site_profile import ProfileError, load_profile
 from foundations.durations import SCHEMA as DURATION
 
@@ -96,7 +96,16 @@ SCHEMA: dict[str, Any] = {
                                "description": "reviews (schema.org markup on the start pages), "
                                               "feed (RSS, Atom, JSON Feed), sitemap (the pages it lists) "
                                               "or forum (an API: set platform)"},
-                    "platform": {"enum": sorted(READERS), "description": "for spider: forum"},
+                    "platform": {"enum": sorted(PLATFORMS), "description": "for spider: forum"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"},
+                                "description": "HTTP headers sent with every request of a forum source, e.g. "
+                                               "your own logged-in session's Cookie: ${WEIBO_COOKIE}"},
+                    "cookies": {"type": "object", "additionalProperties": {"type": "string"},
+                                "description": "cookies (name: value) of your own logged-in session, for a forum "
+                                               "source whose platform answers logged-in users only"},
+                    "follow_articles": {"type": "boolean",
+                                        "description": "spider: feed: fetch each entry's page and store its main "
+                                                       "text, not only the feed's summary"},
                     "profile": {"type": "string", "minLength": 1,
                                 "description": "a site profile (shipped name or YAML path) for spider: reviews"},
                     "start_urls": {"type": "array", "minItems": 1,
@@ -264,7 +273,13 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     for index, source in enumerate(raw["sources"]):
         if (source.get("spider") == "forum") != ("platform" in source):
             raise ConfigError(f"{path}: sources[{index}]: a forum source needs `platform` "
-                              f"({', '.join(READERS)}), and only a forum source has one")
+                              f"({', '.join(PLATFORMS)}), and only a forum source has one")
+        if (source.get("headers") or source.get("cookies")) and source.get("spider") != "forum":
+            raise ConfigError(f"{path}: sources[{index}]: `headers` and `cookies` are for forum sources "
+                              f"(spider: forum)")
+        if source.get("follow_articles") and source.get("spider") != "feed":
+            raise ConfigError(f"{path}: sources[{index}].follow_articles: only a feed source (spider: feed) "
+                              f"follows its entries to their articles")
         if source.get("render") and source.get("spider", "reviews") != "reviews":
             raise ConfigError(f"{path}: sources[{index}].render: only a reviews source renders its pages")
         if source.get("render_wait_for") and not source.get("render"):

@@ -101,8 +101,8 @@ def run_crawl(monitor: Monitor, sources: list[str] | None = None, classifier=Non
     for source in chosen:
         crawler = process.create_crawler(SPIDERS[source.get("spider", "reviews")])
         crawlers[source["name"]] = crawler
-        options = {key: source[key] for key in ("platform", "profile", "render", "render_wait_for")
-                   if source.get(key)}
+        options = {key: source[key] for key in ("platform", "profile", "render", "render_wait_for", "headers",
+                                                "cookies", "follow_articles") if source.get(key)}
         process.crawl(crawler, start_urls=start_urls(source, monitor.brands), source=source["name"],
                       follow_pagination=source.get("follow_pagination", True),
                       max_pages=source.get("max_pages"), **options)

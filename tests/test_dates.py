@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from crawlers.extraction.dates import to_iso8601
+from crawlers.extraction.dates import ParsedDate, parse_date, to_iso8601
 
 FETCHED = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -28,3 +28,38 @@ def test_common_and_relative_forms(text, expected):
 @pytest.mark.parametrize("text", ["", "soon", "March 2", "last version"])
 def test_unreadable_or_yearless_dates_stay_unknown(text):
     assert to_iso8601(text, relative_to=FETCHED) is None
+
+
+SHANGHAI_EVENING = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)  # 20:00 in Shanghai, 21:00 in Tokyo
+
+
+@pytest.mark.parametrize("text, zone, expected", [
+    ("刚刚", "Asia/Shanghai", "2024-05-10T20:00:00+08:00"),
+    ("3分钟前", "Asia/Shanghai", "2024-05-10T19:57:00+08:00"),
+    ("5小时前", None, "2024-05-10T07:00:00+00:00"),
+    ("昨天 12:30", "Asia/Shanghai", "2024-05-09T12:30:00+08:00"),
+    ("06-14", "Asia/Shanghai", "2023-06-14"),  # this year would be in the future: last year's
+    ("05-09", "Asia/Shanghai", "2024-05-09"),
+    ("7-6 08:15", "Asia/Shanghai", "2023-07-06T08:15:00+08:00"),
+    ("2008/01/07(月) 14:10:06", "Asia/Tokyo", "2008-01-07T14:10:06+09:00"),
+    ("2019/01/07(月) 14:10:06.12", "Asia/Tokyo", "2019-01-07T14:10:06.120000+09:00"),
+    ("2024-8-6 22:11", "Asia/Shanghai", "2024-08-06T22:11:00+08:00"),
+    ("Fri Jun 14 20:39:20 +0800 2019", "Asia/Shanghai", "2019-06-14T20:39:20+08:00"),
+    ("2010-09-01 10:06:31", "Asia/Shanghai", "2010-09-01T10:06:31+08:00"),
+    (1733792485, "Asia/Shanghai", "2024-12-10T09:01:25+08:00"),  # Unix seconds
+    ("1721178828000", None, "2024-07-17T01:13:48+00:00"),  # and milliseconds
+])
+def test_chinese_and_japanese_forms_in_the_sites_zone(text, zone, expected):
+    assert to_iso8601(text, relative_to=SHANGHAI_EVENING, zone=zone) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2021/06", "2021-06-01"), ("June 2019", "2019-06-01"), ("2021年6月", "2021-06-01"), ("2019-06", "2019-06-01")])
+def test_a_date_known_only_to_its_month_keeps_month_precision(text, expected):
+    assert parse_date(text, relative_to=FETCHED) == ParsedDate(expected, "month")
+    assert parse_date("2021/06/03", relative_to=FETCHED).precision is None
+
+
+@pytest.mark.parametrize("number", ["1e10", "12345", "99999999999999", 1e10, "-1733792485"])
+def test_a_number_that_is_no_plausible_unix_time_is_not_a_date(number):
+    assert to_iso8601(number, relative_to=FETCHED) is None

@@ -1,5 +1,5 @@
 """Community posts from forum and Q&A APIs: Discourse, Hacker News (Algolia), Stack Exchange, Reddit,
-Zhihu columns.
+Zhihu columns (the Japanese and Chinese platforms are in platform_posts).
 
 Each reader turns one API reply into a Page: its posts, which page to ask for next (None: the last),
 and whether pages run newest first (then paging may stop at the first page of known posts).
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from crawlers.extraction.feed_entries import html_to_text
@@ -32,6 +31,15 @@ class Post:
     published_at: str | None
     thread: str | None = None
     votes: int | None = None  # likes, points or score
+    parent_id: str | None = None  # post_id of the post this one replies to
+    author_id: str | None = None
+    rating: dict | None = None  # {"value", "best", "worst", "normalized"} for rated reviews (App Store, Taobao)
+    kind: str = "post"  # "review" when it rates what it is about
+    date_precision: str | None = None
+
+
+class PlatformRefused(Exception):
+    """The platform answered with a refusal (a login, a captcha, a blocked request), not with posts."""
 
 
 def _with_query(url: str, **changes) -> str:
@@ -186,12 +194,3 @@ def zhihu(data: dict | list, url: str) -> Page:
         return Page(posts, None if paging.get("is_end", True) else paging.get("next"), True)
     post = _zhihu_post(data, url)
     return Page([post] if post else [], None, False)
-
-
-READERS: dict[str, Callable[[dict | list, str], Page]] = {
-    "discourse": discourse,
-    "hackernews": hackernews,
-    "stackexchange": stackexchange,
-    "reddit": reddit,
-    "zhihu": zhihu,
-}

@@ -9,8 +9,8 @@ from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 
 from crawlers import settings
+from crawlers.extraction.page_items import page_items
 from crawlers.extraction.structured_data import extract_graph, own_aggregate
-from crawlers.spiders.reviews import profile_reviews, structured_items
 from pipelines.clean import CleanTextPipeline
 from pipelines.language import LanguagePipeline
 from pipelines.normalise import NormalisePipeline
@@ -32,11 +32,12 @@ def load_response(source: str, url: str | None = None) -> HtmlResponse:
     return HtmlResponse(url=url or path.resolve().as_uri(), body=body)
 
 
-def extract_page(source: str, url: str | None = None, profile=None) -> tuple[list[dict], dict | None]:
+def extract_page(source: str, url: str | None = None, profile=None,
+                 platform: str | None = None) -> tuple[list[dict], dict | None]:
     """(the page's reviews as the pipelines' text stages leave them, the page's own aggregate)."""
     response = load_response(source, url)
     items = []
-    found = profile_reviews(response, profile, "extract") if profile else structured_items(response, "extract")
+    found = page_items(response, "extract", profile, platform)
     for item in found:
         try:
             for stage in TEXT_STAGES:

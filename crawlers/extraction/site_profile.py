@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import yaml
@@ -18,7 +19,7 @@ from cssselect import SelectorError
 from lxml.etree import XPathError
 from parsel import Selector
 
-from crawlers.extraction.dates import to_iso8601
+from crawlers.extraction.dates import parse_date
 from crawlers.items import ReviewItem
 from pipelines.clean import clean_text
 
@@ -26,23 +27,44 @@ PROFILES = Path(__file__).parent / "profiles"
 _RULE = {"type": "object", "additionalProperties": False, "minProperties": 1,
          "properties": {"css": {"type": "string"}, "xpath": {"type": "string"},
                         "attribute": {"type": "string"}, "regex": {"type": "string"}}}
+FIELDS = ("review_id", "author", "author_id", "rating", "date", "title", "body", "review_url", "votes", "parent_id")
+_BLOCK = {
+    "review": {"type": "string", "description": "CSS selector of one review block (xpath: prefix for XPath)"},
+    "kind": {"enum": ["review", "post"], "description": "what a block is: a rated review, or a post/comment/answer"},
+    "fields": {"type": "object", "additionalProperties": False, "required": ["body"],
+               "properties": {name: _RULE for name in FIELDS}},
+    "required": {"type": "array", "items": {"enum": list(FIELDS)},
+                 "description": "fields a block must have, else it is not a review (an ad, a placeholder)"},
+}
 SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["name", "review", "fields"],
     "properties": {
         "name": {"type": "string"},
-        "kind": {"enum": ["review", "post"], "description": "what a block is: a rated review, or a post/comment/answer"},
-        "review": {"type": "string", "description": "CSS selector of one review block (xpath: prefix for XPath)"},
-        "fields": {"type": "object", "additionalProperties": False, "required": ["body"],
-                   "properties": {name: _RULE for name in ("review_id", "author", "rating", "date", "title",
-                                                           "body", "review_url", "votes")}},
+        **_BLOCK,
+        "more_blocks": {"type": "array", "description": "other kinds of blocks on the same pages (replies, reviews "
+                                                        "beside short comments), each with its own fields",
+                        "items": {"type": "object", "additionalProperties": False, "required": ["review", "fields"],
+                                  "properties": _BLOCK}},
+        "urls": {"type": "array", "items": {"type": "string", "pattern": "^[^/]+(/.*)?$"},
+                 "description": "host/path globs of the pages this profile reads (tabelog.com/*/dtlrvwlst/*): "
+                                "`kuchikomi extract` picks the profile by them"},
+        "timezone": {"type": "string", "description": "the site's IANA zone, for dates printed without one"},
         "rating_scale": {"type": "object", "additionalProperties": False,
-                         "properties": {"best": {"type": "number"}, "worst": {"type": "number"}}},
+                         "properties": {"best": {"type": "number"}, "worst": {"type": "number"},
+                                        "per_star": {"type": "number", "exclusiveMinimum": 0,
+                                                     "description": "what the page writes for one star "
+                                                                    "(10: allstar50 is 5 stars)"}}},
+        "uncomment": {"type": "boolean", "description": "read markup the page keeps inside HTML comments too"},
+        "pinned_reviews": {"type": "boolean",
+                           "description": "the site repeats some reviews on several list pages: a review is one "
+                                          "document by its own URL (review_url), not by the page it was found on"},
         "item_name": _RULE,
         "thread_title": {**_RULE, "description": "the page's thread or question title, for blocks without a title"},
         "next_page": _RULE,
     },
 }
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_COMMENT = re.compile(r"<!--(.*?)-->", re.S)
 
 
 class ProfileError(ValueError):
@@ -69,8 +91,11 @@ class Profile:
         return None
 
     def _blocks(self, page: Selector):
-        selector = self.rules["review"]
-        return page.xpath(selector[6:]) if selector.startswith("xpath:") else page.css(selector)
+        """(the block's rules, the block) for every kind of block the profile names, in that order."""
+        for rules in [self.rules, *self.rules.get("more_blocks", [])]:
+            selector = rules["review"]
+            for block in page.xpath(selector[6:]) if selector.startswith("xpath:") else page.css(selector):
+                yield rules, block
 
     def _rating(self, text: str | None) -> dict | None:
         number = _NUMBER.search(text or "")
@@ -78,29 +103,40 @@ class Profile:
             return None
         scale = self.rules.get("rating_scale", {})
         best, worst = float(scale.get("best", 5)), float(scale.get("worst", 1))
-        value = float(number.group(0).replace(",", "."))
+        value = float(number.group(0).replace(",", ".")) / scale.get("per_star", 1)
         normalized = min(max((value - worst) / (best - worst), 0.0), 1.0) if best > worst else None
         return {"value": value, "best": best, "worst": worst,
                 "normalized": None if normalized is None else round(normalized, 4)}
 
     def reviews(self, html: str, url: str, source: str = "default"):
+        if self.rules.get("uncomment"):
+            html = _COMMENT.sub(r"\1", html)
         page = Selector(text=html)
         fetched = datetime.now(timezone.utc)
         item_name = self._select(page, self.rules["item_name"]) if "item_name" in self.rules else None
         thread_title = self._select(page, self.rules["thread_title"]) if "thread_title" in self.rules else None
-        for block in self._blocks(page):
-            field = {name: self._select(block, rule) for name, rule in self.rules["fields"].items()}
-            if not field.get("body") and not field.get("title"):
+        for rules, block in self._blocks(page):
+            field = {name: self._select(block, rule) for name, rule in rules["fields"].items()}
+            if not field.get("body") and not field.get("title") or \
+                    not all(field.get(name) for name in rules.get("required", [])):
                 continue
-            review_url = field.get("review_url")
+            review_url = field.get("review_url") and urljoin(url, field["review_url"])
             votes = _NUMBER.search((field.get("votes") or "").replace(",", ""))
-            yield ReviewItem(
-                kind=self.rules.get("kind", "review"), source=source, source_url=url, site=urlsplit(url).hostname,
-                review_id=field.get("review_id"), review_url=review_url and urljoin(url, review_url),
+            date = parse_date(field.get("date"), fetched, self.rules.get("timezone"))
+            item = ReviewItem(
+                kind=rules.get("kind", self.rules.get("kind", "review")), source=source,
+                source_url=review_url if self.rules.get("pinned_reviews") and review_url else url,
+                site=urlsplit(url).hostname, review_id=field.get("review_id"), review_url=review_url,
                 author=field.get("author"), rating=self._rating(field.get("rating")),
                 title=field.get("title") or thread_title, votes=int(float(votes.group(0))) if votes else None,
-                body=field.get("body"), published_at=to_iso8601(field.get("date"), relative_to=fetched),
+                body=field.get("body"), published_at=date and date.iso,
                 item_name=item_name, fetched_at=fetched.isoformat(timespec="milliseconds"))
+            # Set only when known: the index holds these fields for the items that have them.
+            for name, value in (("date_precision", date and date.precision), ("parent_id", field.get("parent_id")),
+                                ("author_id", field.get("author_id"))):
+                if value:
+                    item[name] = value
+            yield item
 
     def next_page(self, html: str, url: str) -> str | None:
         if "next_page" not in self.rules:
@@ -128,12 +164,17 @@ def load_profile(name_or_path: str) -> Profile:
     profile = Profile(rules["name"], rules)
     try:  # every selector is compiled once now, so a typo is an error here and not a silent miss later
         probe = Selector(text="<html></html>")
-        profile._blocks(probe)
-        for rule in [*rules["fields"].values(), rules.get("item_name"), rules.get("thread_title"),
-                     rules.get("next_page")]:
+        list(profile._blocks(probe))
+        block_rules = [rule for block in [rules, *rules.get("more_blocks", [])] for rule in block["fields"].values()]
+        for rule in [*block_rules, rules.get("item_name"), rules.get("thread_title"), rules.get("next_page")]:
             if rule:
                 profile._select(probe, rule)
                 re.compile(rule.get("regex", ""))
     except (SelectorError, XPathError, ValueError, re.error) as exc:
         raise ProfileError(f"{path}: a selector or regex does not compile: {exc}") from exc
+    try:
+        if "timezone" in rules:
+            ZoneInfo(rules["timezone"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ProfileError(f"{path}: timezone: {rules['timezone']!r} is no IANA zone (e.g. Asia/Tokyo)") from exc
     return profile

@@ -9,21 +9,26 @@ from kuchikomi.commands import fail
 
 def add_parser(sub, default_config: str):
     extract = sub.add_parser("extract", help="print the reviews the spider finds on one page (JSON lines)")
-    extract.add_argument("source", help="a saved HTML file or an http(s) URL")
-    extract.add_argument("--url", help="the page's original URL, for a saved file")
-    extract.add_argument("--profile", help="read the page with this site profile (a shipped name or a YAML file)")
+    extract.add_argument("source", help="a saved page or API answer (HTML, JSON, a 5ch .dat) or an http(s) URL")
+    extract.add_argument("--url", help="the page's original URL, for a saved file (it picks the profile or platform)")
+    how = extract.add_mutually_exclusive_group()
+    how.add_argument("--profile", help="read the page with this site profile (a shipped name or a YAML file)")
+    how.add_argument("--platform", help="read the answer with this platform's reader (bilibili, weibo, fivech, ...)")
     return extract
 
 
 def run(args) -> None:
     from crawlers.extraction.page import extract_page
+    from crawlers.extraction.platforms import PLATFORMS
     from crawlers.extraction.site_profile import ProfileError, load_profile
     try:
         profile = load_profile(args.profile) if args.profile else None
     except ProfileError as exc:
         fail(str(exc))
+    if args.platform and args.platform not in PLATFORMS:
+        fail(f"--platform {args.platform}: no such platform (platforms: {', '.join(sorted(PLATFORMS))})")
     try:
-        items, aggregate = extract_page(args.source, args.url, profile)
+        items, aggregate = extract_page(args.source, args.url, profile, args.platform)
     except (OSError, ValueError) as exc:
         fail(f"{args.source}: {exc}", 1)
     for item in items:
