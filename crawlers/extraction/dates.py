@@ -1,9 +1,14 @@
 """Published dates as ISO 8601, keeping the zone when the page gives one."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import dateparser
+
+# A number that is no Unix time is no date, though dateparser reads "1e10" as an hour ago; eight digits
+# stay dates (20210930, ISO 8601's basic form).
+BARE_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 # A date without a year is not guessed, and no local zone is assumed: unknown stays unknown.
 _PARSER_SETTINGS = {"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first",
@@ -21,6 +26,8 @@ def to_iso8601(value: str | None, relative_to: datetime | None = None) -> str | 
     text = value.strip()
     if text.isdigit() and len(text) in (10, 13):  # Unix time in seconds or milliseconds (data-created="1411567255")
         return datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), timezone.utc).isoformat()
+    if BARE_NUMBER.fullmatch(text) and not (text.isdigit() and len(text) == 8):
+        return None
     try:
         if len(text) == 10:
             return date.fromisoformat(text).isoformat()
