@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 from kuchikomi.commands import fail
@@ -22,10 +23,16 @@ def run(args) -> None:
         profile = load_profile(args.profile) if args.profile else None
     except ProfileError as exc:
         fail(str(exc))
+    # A broken markup block on the page is a warning line on stderr; the reviews still print.
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(warnings)
     try:
         items, aggregate = extract_page(args.source, args.url, profile)
     except (OSError, ValueError) as exc:
         fail(f"{args.source}: {exc}", 1)
+    finally:
+        logging.getLogger().removeHandler(warnings)
     for item in items:
         print(json.dumps(item, ensure_ascii=False))
     summary = f"{len(items)} reviews"
