@@ -13,9 +13,9 @@ from collections import deque
 from typing import Any, Iterator
 
 import extruct
+import lxml.html
 from extruct.jsonld import JsonLdExtractor
 from extruct.utils import parse_html, parse_xmldom_html
-import lxml.html
 from lxml import etree
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ SYNTAX_MARKERS = {"json-ld": (("ld+json",), re.compile(r"application/ld\+json", 
                   "rdfa": (("typeof", "property", "vocab"), re.compile(r"\b(?:typeof|property|vocab)\s*=", re.I)),
                   "microformat": (("hreview", "h-review"),
                                   re.compile(r"class\s*=\s*[\"'][^\"']*\bh-?review", re.I))}
-SYNTAX_NAMES = {"json-ld": "JSON-LD", "microdata": "microdata", "rdfa": "RDFa", "microformat": "microformats"}
+SYNTAX_NAMES = {"microdata": "microdata", "rdfa": "RDFa", "microformat": "microformats"}
 # Deeper data is no review markup but a parser trap (hostile pages nest 100,000 levels): skipped, and said.
 MAX_NESTING = 64
 MAX_ITEM_NESTING = 32
