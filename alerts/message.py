@@ -8,8 +8,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-# Crawled text must not drive a terminal or split a header: drop control characters.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Crawled text must not drive a terminal or split a header, nor reorder the text printed around it
+# (after U+202E a line reads right to left): drop control characters and the Unicode bidi controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(value) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,15 @@ import yaml
 from alerts.channels import CHANNEL_TYPES
 from alerts.dispatch import DELIVERY_SCHEMA
 from alerts.rules import RULE_TYPES
+from alerts.rules.base import time_zone
 from crawlers.extraction.platforms import PLATFORMS
 from crawlers.extraction.site_profile import ProfileError, load_profile
 from foundations.durations import SCHEMA as DURATION
+from foundations.text import fold_width_and_kana
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Rule types that act on the brands a review mentions: without a `brands:` section no review has any.
+BRAND_RULE_TYPES = {"negative_brand", "new_source", "spike", "digest"}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -216,7 +221,8 @@ def _expand_env(value: Any, where: list, path: Path) -> Any:
             return os.environ[name]
         if default is not None:
             return default
-        raise ConfigError(f"{path}: {_field_path(where)}: environment variable {name} is not set")
+        raise ConfigError(f"{path}: {_field_path(where)}: environment variable {name} is not set: "
+                          f"set it, or give a default as ${{{name}:-value}}")
 
     return _ENV_REFERENCE.sub(substitute, value)
 
@@ -239,6 +245,25 @@ def _check_builds(build, path: Path, where: str) -> None:
         raise ConfigError(f"{path}: {where}: {exc}") from exc
 
 
+def _check_rule_brands(brands: list[dict], rules: list[dict], path: Path) -> None:
+    """A rule about brands can only fire with brands configured, and names them as `brands:` does."""
+    names = [brand["name"] for brand in brands]
+    by_spelling = {fold_width_and_kana(spelling): brand["name"]
+                   for brand in brands for spelling in [brand["name"], *brand.get("aliases", [])]}
+    for index, rule in enumerate(rules):
+        if rule["type"] in BRAND_RULE_TYPES and not brands:
+            raise ConfigError(f"{path}: brands: none configured, so alerts.rules[{index}] (a {rule['type']} rule) "
+                              f"can never fire: add a top-level `brands:` list, e.g. "
+                              f"brands: [{{name: Sony, aliases: [ソニー]}}]")
+        for position, brand in enumerate(rule.get("brands", [])):
+            if brand not in names:
+                meant = by_spelling.get(fold_width_and_kana(brand))
+                fix = (f"write the brand's name, {meant!r}" if meant else
+                       f"add it under `brands:`, or name a configured one ({', '.join(names) or 'none'})")
+                raise ConfigError(f"{path}: alerts.rules[{index}].brands[{position}]: {brand!r} is not a "
+                                  f"configured brand: {fix}")
+
+
 def load_monitor(path: str | os.PathLike) -> Monitor:
     path = Path(path)
     try:
@@ -259,6 +284,10 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     rule_names = [rule["name"] for rule in alerts.get("rules", [])]
     for index, rule in enumerate(alerts.get("rules", [])):
         _validate(rule, RULE_TYPES[rule["type"]].schema, path, ["alerts", "rules", index])
+        for where, zone in (("timezone", rule.get("timezone")),
+                            ("quiet_hours.timezone", rule.get("quiet_hours", {}).get("timezone"))):
+            if zone is not None:
+                _check_builds(partial(time_zone, zone), path, f"alerts.rules[{index}].{where}")
         _check_builds(lambda: RULE_TYPES[rule["type"]](rule), path, f"alerts.rules[{index}]")
         if rule["name"] in rule_names[:index]:
             raise ConfigError(f"{path}: alerts.rules[{index}].name: {rule['name']!r} is used twice; "
@@ -267,6 +296,7 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
             if channel not in channels:
                 raise ConfigError(f"{path}: alerts.rules[{index}].channels: {channel!r} is not defined "
                                   f"under alerts.channels (defined: {', '.join(channels) or 'none'})")
+    _check_rule_brands(raw.get("brands", []), alerts.get("rules", []), path)
     key_names = [key["name"] for key in raw.get("api", {}).get("keys", [])]
     if len(set(key_names)) < len(key_names):
         raise ConfigError(f"{path}: api.keys: each key needs its own name (rate limits are per name)")

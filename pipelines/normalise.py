@@ -1,6 +1,7 @@
 """Validate the spider's items and bring their fields to one form."""
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -11,6 +12,12 @@ TEXT_FIELDS = ("author", "title", "body", "item_name", "review_id", "page_langua
 # Half of a surrogate pair, as a page's JSON-LD can escape it ("\ud83d" without its other half):
 # no encoder writes it as UTF-8, so it becomes U+FFFD rather than failing the review's indexing.
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+RATING_NUMBERS = ("value", "best", "worst", "normalized")
+
+
+def finite_rating(rating: dict) -> bool:
+    """No Infinity or NaN in it: `ratingValue: Infinity` would otherwise read as five stars."""
+    return all(math.isfinite(rating[key]) for key in RATING_NUMBERS if rating.get(key) is not None)
 
 
 def drop(stats, reason: str, item) -> DropItem:
@@ -38,6 +45,11 @@ class NormalisePipeline:
             raise drop(self.stats, "no source url", item)
         if not (adapter.get("body") or adapter.get("title")):
             raise drop(self.stats, "no text", item)
+        for name in ("rating", "aggregate_rating"):
+            if adapter.get(name) and not finite_rating(adapter[name]):
+                if self.stats is not None:
+                    self.stats.inc_value("kuchikomi/skipped/non_finite_rating")
+                adapter[name] = None  # the review stays, without the rating
         for name in ("rating", "aggregate_rating"):
             rating = adapter.get(name)
             if rating and (rating.get("normalized") is None or not 0 <= rating["normalized"] <= 1):

@@ -136,7 +136,7 @@ def test_slack_message_shows_crawled_text_only_as_plain_text():
     crawled = [b for b in payload["blocks"] if b["type"] == "section"]
     assert crawled[0]["text"]["type"] == "plain_text" and "<!channel>" in crawled[0]["text"]["text"]
     links = [e["text"] for b in payload["blocks"] if b["type"] == "context" for e in b["elements"]]
-    assert links == ["<https://shop.example/r/1?a=1&amp;b=&lt;2&gt;|https://shop.example/r/1?a=1&amp;b=&lt;2&gt;>"]
+    assert links == ["<https://shop.example/r/1?a=1&amp;b=%3C2%3E|https://shop.example/r/1?a=1&amp;b=&lt;2&gt;>"]
     mrkdwn = [e["text"] for b in payload["blocks"] for e in b.get("elements", []) if e["type"] == "mrkdwn"]
     assert not any("<!channel>" in text or "<script>" in text for text in mrkdwn)
 

@@ -86,6 +86,7 @@ def test_a_channel_that_fails_three_times_then_recovers_delivers_exactly_once(es
 def monitor_file(tmp_path, es_url, prefix, hook_url, delivery="{max_attempts: 2, retry_backoff: 0}", rule=""):
     path = tmp_path / "monitor.yaml"
     path.write_text(f"""
+brands: [{{name: Sony}}]
 sources: [{{name: shop, start_urls: ["http://127.0.0.1/"]}}]
 elasticsearch: {{url: "{es_url}", index_prefix: {prefix}}}
 alerts:

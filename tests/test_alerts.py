@@ -130,9 +130,9 @@ def test_console_line_drops_terminal_control_sequences(capsys):
     assert summary_line(alert) in out
 
 
-def write_config(tmp_path, rules: str, channels: str = "c: {type: console}"):
+def write_config(tmp_path, rules: str, channels: str = "c: {type: console}", brands: str = ""):
     path = tmp_path / "monitor.yaml"
-    path.write_text(f"sources: [{{name: s, start_urls: ['http://127.0.0.1/']}}]\n"
+    path.write_text(f"sources: [{{name: s, start_urls: ['http://127.0.0.1/']}}]\n{brands}\n"
                     f"alerts:\n  channels: {{{channels}}}\n  rules:\n{rules}", encoding="utf-8")
     return path
 
@@ -145,7 +145,10 @@ def write_config(tmp_path, rules: str, channels: str = "c: {type: console}"):
     ("    - {name: k, type: spike, channels: [c], window: 2h, baseline: 1h}",
      "alerts.rules[0]: window must be positive and baseline at least one window long"),
     ("    - {name: k, type: digest, channels: [c], timezone: Mars/Olympus}",
-     "alerts.rules[0]: unknown time zone 'Mars/Olympus'"),
+     "alerts.rules[0].timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Asia/Tokyo)"),
+    ("    - {name: k, type: keyword, channels: [c], terms: [x], quiet_hours: {start: '22:00', end: '07:00', "
+     "timezone: Tokio}}",
+     "alerts.rules[0].quiet_hours.timezone: unknown time zone 'Tokio' (use an IANA name such as Asia/Tokyo)"),
     ("    - {name: k, type: negative_brand, channels: [c], quiet_hours: {start: '25:00', end: '07:00'}}",
      "alerts.rules[0].quiet_hours.start"),
     ("    - {name: k, type: negative_brand, channels: [c], group_by: [colour]}", "alerts.rules[0].group_by[0]"),
@@ -165,3 +168,32 @@ def test_a_bad_channel_names_the_field(tmp_path):
         load_monitor(write_config(tmp_path, rule, "c: {type: email, host: localhost, from: a@b.example}"))
     with pytest.raises(ConfigError, match=r"alerts.channels.c: urls\[0\]: apprise does not understand"):
         load_monitor(write_config(tmp_path, rule, "c: {type: apprise, urls: ['nosuchservice://x']}"))
+
+
+BRANDS = "brands: [{name: Sony, aliases: [ソニー]}, {name: Panasonic}]"
+
+
+@pytest.mark.parametrize("rule, brands, message", [
+    ("    - {name: neg, type: negative_brand, channels: [c]}", "",
+     "brands: none configured, so alerts.rules[0] (a negative_brand rule) can never fire: add a top-level "
+     "`brands:` list"),
+    ("    - {name: k, type: keyword, channels: [c], terms: [x]}\n    - {name: s, type: spike, channels: [c]}", "",
+     "brands: none configured, so alerts.rules[1] (a spike rule) can never fire"),
+    ("    - {name: neg, type: negative_brand, channels: [c], brands: [Sony, Canon]}", BRANDS,
+     "alerts.rules[0].brands[1]: 'Canon' is not a configured brand: add it under `brands:`, or name a "
+     "configured one (Sony, Panasonic)"),
+    ("    - {name: k, type: keyword, channels: [c], terms: [x], brands: [ｿﾆｰ]}", BRANDS,
+     "alerts.rules[0].brands[0]: 'ｿﾆｰ' is not a configured brand: write the brand's name, 'Sony'"),
+])
+def test_a_rule_that_could_never_fire_for_want_of_brands_is_an_error(tmp_path, rule, brands, message):
+    path = write_config(tmp_path, rule, brands=brands)
+    with pytest.raises(ConfigError) as error:
+        load_monitor(path)
+    assert str(error.value).startswith(f"{path}: {message}")
+
+
+def test_rules_naming_configured_brands_load(tmp_path):
+    rules = ("    - {name: neg, type: negative_brand, channels: [c], brands: [Sony]}\n"
+             "    - {name: k, type: keyword, channels: [c], terms: [返金]}")
+    monitor = load_monitor(write_config(tmp_path, rules, brands=BRANDS))
+    assert [rule["name"] for rule in monitor.alerts["rules"]] == ["neg", "k"]

@@ -55,3 +55,24 @@ def test_unreadable_and_malformed_files(tmp_path):
         load_monitor(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_monitor(write(tmp_path, "sources: [unclosed"))
+
+
+@pytest.mark.parametrize("rule, field, fix", [
+    ("review: 'div.review['\nfields: {body: {css: p}}", "review", "write a CSS selector such as"),
+    ("review: div.review\nfields: {body: {css: p}, author: {css: 'span[class='}}", "fields.author.css",
+     "write a CSS selector such as"),
+    ("review: div.review\nfields: {body: {css: p, regex: '(unclosed'}}", "fields.body.regex",
+     "write a Python regular expression"),
+    ("review: div.review\nfields: {body: {css: p}}\nnext_page: {xpath: '//a[@rel='}", "next_page.xpath",
+     "write an XPath such as"),
+])
+def test_a_bad_site_profile_names_its_file_field_and_fix(tmp_path, rule, field, fix):
+    profile = tmp_path / "profiles" / "x.yaml"
+    profile.parent.mkdir()
+    profile.write_text(f"name: x\n{rule}\n", encoding="utf-8")
+    path = write(tmp_path, "sources: [{name: shop, start_urls: ['https://shop.example/'], profile: profiles/x.yaml}]")
+    with pytest.raises(ConfigError) as error:
+        load_monitor(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: sources[0].profile: {profile}: {field}: invalid ")
+    assert fix in message and "\n" not in message

@@ -63,3 +63,13 @@ def test_a_date_known_only_to_its_month_keeps_month_precision(text, expected):
 @pytest.mark.parametrize("number", ["1e10", "12345", "99999999999999", 1e10, "-1733792485"])
 def test_a_number_that_is_no_plausible_unix_time_is_not_a_date(number):
     assert to_iso8601(number, relative_to=FETCHED) is None
+
+
+@pytest.mark.parametrize("text", ["1e10", "1E10", "1.5e10", "1e3", "99999999999", "-5", "12.5", "+1"])
+def test_a_bare_number_that_is_no_unix_time_is_no_date(text):
+    assert to_iso8601(text, relative_to=FETCHED) is None  # dateparser alone reads "1e10" as an hour ago
+
+
+def test_unix_times_in_seconds_and_milliseconds():
+    assert to_iso8601("1411567255", relative_to=FETCHED) == "2014-09-24T14:00:55+00:00"
+    assert to_iso8601("1411567255000", relative_to=FETCHED) == "2014-09-24T14:00:55+00:00"

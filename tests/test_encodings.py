@@ -7,6 +7,7 @@ from scrapy.utils.test import get_crawler
 
 from crawlers.middlewares.encoding import EncodingMiddleware
 from crawlers.spiders.reviews import ReviewsSpider, reviews_from_response
+from tests.support.cli import kuchikomi
 
 TEXTS = {
     "shift_jis": "このヘッドホンは音がとても良いです。バッテリーも長持ちで、ノイズキャンセリングも強力。",
@@ -49,3 +50,13 @@ def test_review_text_survives_every_declaration(encoding, how):
 def test_a_western_page_in_cp1252_is_left_alone():
     text = "Très bon casque, je le recommande à tous — qualité au rendez-vous."
     assert read(page(text, None, "Client").encode("cp1252"), "text/html; charset=ISO-8859-1") == [text]
+
+
+@pytest.mark.parametrize("encoding", TEXTS)
+def test_extract_decodes_a_mislabelled_page_as_the_crawl_does(tmp_path, encoding):
+    text = TEXTS[encoding]
+    path = tmp_path / "page.html"
+    path.write_bytes(page(text, "ISO-8859-1").encode(encoding))
+    result = kuchikomi("extract", path)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["body"] for line in result.stdout.splitlines()] == [text]

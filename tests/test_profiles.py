@@ -43,8 +43,9 @@ def test_extract_command_tries_a_profile_on_a_saved_page(shared):
 
 @pytest.mark.parametrize("rules, message", [
     ({"name": "x", "review": "div.review", "fields": {"title": {"css": "h3"}}}, "'body' is a required property"),
-    ({"name": "x", "review": "div..review", "fields": {"body": {"css": "p"}}}, "does not compile"),
-    ({"name": "x", "review": "div", "fields": {"body": {"css": "p", "regex": "(unclosed"}}}, "does not compile"),
+    ({"name": "x", "review": "div..review", "fields": {"body": {"css": "p"}}}, "review: invalid CSS selector"),
+    ({"name": "x", "review": "div", "fields": {"body": {"css": "p", "regex": "(unclosed"}}},
+     r"fields\.body\.regex: invalid regular expression"),
     ({"name": "x", "review": "div", "fields": {"body": {"colour": "p"}}}, "fields.body"),
 ])
 def test_a_broken_profile_is_one_clear_error(tmp_path, rules, message):

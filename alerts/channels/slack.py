@@ -17,6 +17,12 @@ def mrkdwn_escape(text: str) -> str:
     return one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link_url(url: str) -> str:
+    """A URL for a mrkdwn link <url|text>: `|`, `<` and `>` percent-encoded, as they would end the URL."""
+    url = one_line(url).replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    return url.replace("&", "&amp;")
+
+
 def _plain(text: str, limit: int = 3000) -> dict:
     # plain_text blocks are shown as typed: crawled *bold*, `code` or <!channel> stay inert.
     return {"type": "plain_text", "text": (text or " ")[:limit], "emoji": False}
@@ -58,7 +64,7 @@ class SlackChannel:
             url = review.get("url") or ""
             if url.startswith(("http://", "https://")):
                 blocks.append({"type": "context", "elements": [
-                    {"type": "mrkdwn", "text": f"<{mrkdwn_escape(url)}|{mrkdwn_escape(url)[:200]}>"}]})
+                    {"type": "mrkdwn", "text": f"<{link_url(url)}|{mrkdwn_escape(url[:200])}>"}]})
         return blocks[:50]  # Slack's limit per message
 
     def send(self, message: Message) -> None:

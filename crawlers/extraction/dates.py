@@ -68,7 +68,7 @@ def parse_date(value: str | int | float | None, relative_to: datetime | None = N
     instant = _unix_time(text)
     if instant is not None:
         return ParsedDate(instant.astimezone(site_zone or timezone.utc).isoformat())
-    if _NUMBER.fullmatch(text):
+    if _NUMBER.fullmatch(text) and not (text.isdigit() and len(text) == 8):  # 20210930 is a date
         return None
     now = (relative_to or datetime.now(timezone.utc)).astimezone(site_zone or timezone.utc)
 

@@ -13,8 +13,9 @@ from crawlers.spiders.sitemap import post_from_page
 
 
 def page_items(response: Response, source: str = "extract", profile: Profile | None = None,
-               platform: str | None = None) -> list:
-    """The page's items; ValueError naming the problem when a platform refused or answered something else."""
+               platform: str | None = None, nodes: list[dict] | None = None) -> list:
+    """The page's items; ValueError naming the problem when a platform refused or answered something else.
+    `nodes`: the page's structured data, when the caller has read it already."""
     if profile is None and platform is None:
         chosen = reader_for(response.url)
         if chosen and chosen[0] == "platform":
@@ -34,8 +35,8 @@ def page_items(response: Response, source: str = "extract", profile: Profile | N
         except (AttributeError, KeyError, TypeError) as exc:
             raise ValueError(f"not an answer the {platform} reader knows ({exc!r})") from exc
     if profile is not None:
-        return list(profile_reviews(response, profile, source))
-    items = structured_items(response, source)
+        return list(profile_reviews(response, profile, source, nodes))
+    items = structured_items(response, source, nodes)
     if items:
         return items
     article = post_from_page(response, source)

@@ -160,21 +160,37 @@ def load_profile(name_or_path: str) -> Profile:
     errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(rules), key=lambda e: list(e.path))
     if errors:
         where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
-        raise ProfileError(f"{path}: {where}: {errors[0].message}")
-    profile = Profile(rules["name"], rules)
-    try:  # every selector is compiled once now, so a typo is an error here and not a silent miss later
-        probe = Selector(text="<html></html>")
-        list(profile._blocks(probe))
-        block_rules = [rule for block in [rules, *rules.get("more_blocks", [])] for rule in block["fields"].values()]
-        for rule in [*block_rules, rules.get("item_name"), rules.get("thread_title"), rules.get("next_page")]:
-            if rule:
-                profile._select(probe, rule)
-                re.compile(rule.get("regex", ""))
-    except (SelectorError, XPathError, ValueError, re.error) as exc:
-        raise ProfileError(f"{path}: a selector or regex does not compile: {exc}") from exc
+        raise ProfileError(f"{path}: {where}: {errors[0].message} (the shipped profiles in {PROFILES} show the form)")
+    # Every selector and regex is compiled now, so a typo is an error naming its field, not a silent miss later.
+    blocks = [("", rules), *((f"more_blocks[{i}].", block) for i, block in enumerate(rules.get("more_blocks", [])))]
+    named_rules = []
+    for prefix, block in blocks:
+        review = block["review"]
+        _compile(path, f"{prefix}review", "xpath" if review.startswith("xpath:") else "css",
+                 review.removeprefix("xpath:"))
+        named_rules += [(f"{prefix}fields.{name}", rule) for name, rule in block["fields"].items()]
+    named_rules += [(name, rules[name]) for name in ("item_name", "thread_title", "next_page") if name in rules]
+    for where, rule in named_rules:
+        for kind in ("css", "xpath", "regex"):
+            if kind in rule:
+                _compile(path, f"{where}.{kind}", kind, rule[kind])
     try:
         if "timezone" in rules:
             ZoneInfo(rules["timezone"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ProfileError(f"{path}: timezone: {rules['timezone']!r} is no IANA zone (e.g. Asia/Tokyo)") from exc
-    return profile
+    return Profile(rules["name"], rules)
+
+
+_FIXES = {"css": ("CSS selector", "write a CSS selector such as div.review p.body"),
+          "xpath": ("XPath", "write an XPath such as //div[@class='review']"),
+          "regex": ("regular expression", "write a Python regular expression; escape ( [ { with a backslash")}
+
+
+def _compile(path: Path, where: str, kind: str, text: str) -> None:
+    probe = Selector(text="<html></html>")
+    try:
+        probe.css(text) if kind == "css" else probe.xpath(text) if kind == "xpath" else re.compile(text)
+    except (SelectorError, XPathError, ValueError, re.error) as exc:
+        what, fix = _FIXES[kind]
+        raise ProfileError(f"{path}: {where}: invalid {what} {text!r} ({exc}): {fix}") from exc

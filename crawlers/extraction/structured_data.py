@@ -6,10 +6,19 @@ becomes one item, tied to the entity it sits in (Product, Recipe, ...) or names 
 """
 from __future__ import annotations
 
+import logging
+import math
 import re
+from collections import deque
 from typing import Any, Iterator
 
 import extruct
+import lxml.html
+from extruct.jsonld import JsonLdExtractor
+from extruct.utils import parse_html, parse_xmldom_html
+from lxml import etree
+
+logger = logging.getLogger(__name__)
 
 # Attributes without which a page holds no markup of a syntax: checked on the text first, because the
 # parsers (RDFa above all) cost more than the rest of a page's processing. Each pattern only runs on a
@@ -19,6 +28,10 @@ SYNTAX_MARKERS = {"json-ld": (("ld+json",), re.compile(r"application/ld\+json", 
                   "rdfa": (("typeof", "property", "vocab"), re.compile(r"\b(?:typeof|property|vocab)\s*=", re.I)),
                   "microformat": (("hreview", "h-review"),
                                   re.compile(r"class\s*=\s*[\"'][^\"']*\bh-?review", re.I))}
+SYNTAX_NAMES = {"microdata": "microdata", "rdfa": "RDFa", "microformat": "microformats"}
+# Deeper data is no review markup but a parser trap (hostile pages nest 100,000 levels): skipped, and said.
+MAX_NESTING = 64
+MAX_ITEM_NESTING = 32
 # microformats (h-review, h-review-aggregate and their v1 forms) -> schema.org: property names as data.
 # An h-card reviewed is a place or business, not the site itself (Organization is treated as site-wide).
 MF_ENTITY_TYPES = {"h-event": "Event", "h-card": "LocalBusiness", "h-product": "Product", "h-item": "Thing"}
@@ -33,26 +46,103 @@ SITE_WIDE_TYPES = {"Organization", "WebSite", "WebPage", "Corporation", "OnlineS
 DEFAULT_BEST, DEFAULT_WORST = 5.0, 1.0
 
 
-def extract_graph(html: str | bytes, url: str, tree=None) -> list[dict]:
+def extract_graph(html: str | bytes, url: str, tree=None, stats=None) -> list[dict]:
     """All top-level schema.org nodes on the page, in one shape whatever the syntax.
 
     `tree`: the page already parsed by lxml (a Scrapy response's selector root); JSON-LD alone is
-    then read from it rather than from a second parse of the page."""
+    then read from it rather than from a second parse of the page. A broken block (bad JSON, nesting
+    too deep) is logged in one line, counted in `stats` and skipped; the page's other blocks are kept."""
     text = html if isinstance(html, str) else html.decode("utf-8", "replace")
     lowered = text.lower()
     syntaxes = [syntax for syntax, (words, pattern) in SYNTAX_MARKERS.items()
                 if any(word in lowered for word in words) and pattern.search(text)]
     if not syntaxes:
         return []
-    source = tree if tree is not None and syntaxes == ["json-ld"] else html
-    data = extruct.extract(source, base_url=url, syntaxes=syntaxes, uniform=True, errors="log")
+
+    def skip(block: str, problem: str) -> None:
+        logger.warning("invalid %s on %s: %s", block, url, problem)
+        if stats is not None:
+            stats.inc_value("kuchikomi/skipped/invalid_structured_data")
+
+    if tree is None or syntaxes != ["json-ld"]:
+        try:  # as extruct parses: RDFa needs its XML-DOM flavour of the tree
+            tree = (parse_xmldom_html if "rdfa" in syntaxes else parse_html)(html, encoding="UTF-8")
+        except (ValueError, etree.LxmlError) as exc:
+            skip("HTML", _problem(exc))
+            return []
     nodes: list[dict] = []
-    for node in data.get("json-ld", []):
-        nodes.extend(_unwrap_graph(node))
+    if "json-ld" in syntaxes:
+        for node in _json_ld(tree, skip):
+            nodes.extend(_unwrap_graph(node))
+    if "microdata" in syntaxes:
+        _drop_deep_items(tree, skip)
+    data: dict[str, list] = {}
+    for syntax in ("microdata", "rdfa", "microformat"):
+        if syntax in syntaxes:
+            # The microformats parser takes text: the tree written out, so it reads what the others read
+            # (lxml keeps 256 levels of elements; the parser's own reading of deeper ones overflows the stack).
+            source = lxml.html.tostring(tree, encoding="unicode") if syntax == "microformat" else tree
+            try:
+                data.update(extruct.extract(source, base_url=url, syntaxes=[syntax], uniform=True))
+            except Exception as exc:  # noqa: BLE001 - any parser failure skips this syntax, not the page
+                skip(SYNTAX_NAMES[syntax], _problem(exc))
     nodes.extend(data.get("microdata", []))
-    nodes.extend(n for n in (_from_rdfa(node) for node in data.get("rdfa", [])) if n.get("@type"))
+    rdfa = [_from_rdfa(node) for node in data.get("rdfa", [])]
+    nodes.extend(n for n in rdfa if n.get("@type"))
     nodes.extend(n for n in (_from_microformat(item) for item in data.get("microformat", [])) if n)
-    return _link(nodes)
+    # Untyped RDFa nodes are no entities of their own, but references may name them (an author "_:b0").
+    return _link(nodes, [n for n in rdfa if not n.get("@type")])
+
+
+def _json_ld(tree, skip) -> Iterator[Any]:
+    """Each JSON-LD block's data, read by extruct's own block parser (JSON, then JSON with comments);
+    its extract_items would lose every block of the page to one bad block."""
+    reader = JsonLdExtractor()
+    for number, script in enumerate(reader._xp_jsonld(tree), 1):
+        try:
+            items = list(reader._extract_items(script))
+        except (ValueError, RecursionError) as exc:
+            skip(f"JSON-LD block {number}", _problem(exc))
+            continue
+        if any(_depth(item) > MAX_NESTING for item in items):
+            skip(f"JSON-LD block {number}", f"nested deeper than {MAX_NESTING} levels")
+            continue
+        yield from items
+
+
+def _problem(exc: BaseException) -> str:
+    """What is wrong with a block, in one line a user can act on."""
+    if isinstance(exc, RecursionError):
+        return "nested too deep to read"
+    if "integer string conversion" in str(exc):  # Python refuses to read integers over 4,300 digits
+        return "a number is longer than 4,300 digits"
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in parsed JSON (iteratively: the data may be deeper than the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def _drop_deep_items(tree, skip) -> None:
+    """Cut microdata items nested deeper than MAX_ITEM_NESTING out of the tree (the items around them
+    stay): extruct reads items recursively, and its time grows with the cube of the depth."""
+    depth, deep = 0, []
+    for event, element in etree.iterwalk(tree, events=("start", "end")):
+        if isinstance(element.tag, str) and element.get("itemscope") is not None:
+            depth += 1 if event == "start" else -1
+            if event == "start" and depth == MAX_ITEM_NESTING + 1:
+                deep.append(element)
+    if deep:
+        skip("microdata", f"{len(deep)} items nested deeper than {MAX_ITEM_NESTING} levels, dropped")
+        for element in deep:
+            element.drop_tree()
 
 
 def _mf_first(properties: dict, *names: str) -> Any:
@@ -112,22 +202,50 @@ def _from_microformat(item: dict) -> dict | None:
             "itemReviewed": _mf_entity(_mf_item(properties))}
 
 
-def _link(nodes: list[dict]) -> list[dict]:
-    """Replace {"@id": ...} references by the node they name (RDFa always, JSON-LD graphs often)."""
-    by_id = {node["@id"]: node for node in nodes if isinstance(node.get("@id"), str) and len(node) > 1}
+def _link(nodes: list[dict], unlisted: list[dict] = ()) -> list[dict]:
+    """Replace {"@id": ...} references anywhere in the graph by the node they name (RDFa always, JSON-LD
+    graphs often); `unlisted` nodes may be named but are not returned. An author still a bare reference
+    then names no one and is dropped; blank node ids (`_:b0`, new on every parse) go once linked."""
+    every, seen, queue = [], set(), deque([*nodes, *unlisted])
+    while queue:  # breadth first, so a top-level node wins over a partial copy of it nested somewhere
+        value = queue.popleft()
+        if isinstance(value, list):
+            queue.extend(value)
+        elif isinstance(value, dict) and id(value) not in seen:
+            seen.add(id(value))
+            every.append(value)
+            queue.extend(v for k, v in value.items() if not k.startswith("@"))
+    by_id: dict[str, dict] = {}
+    for node in every:
+        if isinstance(node.get("@id"), str) and len(node) > 1:
+            by_id.setdefault(node["@id"], node)
 
     def resolve(value: Any) -> Any:
         if isinstance(value, list):
             return [resolve(v) for v in value]
-        if isinstance(value, dict) and set(value) == {"@id"} and value["@id"] in by_id:
-            return by_id[value["@id"]]
+        if isinstance(value, dict) and set(value) == {"@id"}:
+            return by_id.get(value["@id"], value)
         return value
 
-    for node in nodes:
+    for node in every:
         for key, value in list(node.items()):
             if not key.startswith("@"):
                 node[key] = resolve(value)
+        if "author" in node:
+            node["author"] = _named(node["author"])
+    for node in every:
+        if str(node.get("@id", "")).startswith("_:"):
+            del node["@id"]
     return nodes
+
+
+def _named(value: Any) -> Any:
+    """An author that names someone; a node whose only text is its `@id` (`_:b0`, `#person1`) does not."""
+    if isinstance(value, list):
+        return [v for v in map(_named, value) if v is not None] or None
+    if isinstance(value, dict) and text_of({k: v for k, v in value.items() if k != "@id"}) is None:
+        return None
+    return value
 
 
 def _unwrap_graph(node: Any) -> list[dict]:
@@ -192,7 +310,8 @@ def number_of(value: Any) -> float | None:
 
 
 def rating_of(node: Any) -> dict | None:
-    """{"value", "best", "worst", "normalized"} from a Rating or AggregateRating node."""
+    """{"value", "best", "worst", "normalized"} from a Rating or AggregateRating node. Numbers are taken
+    as written, Infinity too: the normalise stage rejects and counts ratings that are not finite."""
     if not isinstance(node, dict):
         value = number_of(node)
         node = {"ratingValue": value} if value is not None else None
@@ -209,11 +328,17 @@ def rating_of(node: Any) -> dict | None:
     rating = {"value": value, "best": best, "worst": worst,
               "normalized": round(min(max(normalized, 0.0), 1.0), 4) if normalized is not None else None}
     for key in ("reviewCount", "ratingCount"):
-        count = number_of(node.get(key))
+        count = count_of(node.get(key))
         if count is not None:
-            rating["count"] = int(count)
+            rating["count"] = count
             break
     return rating
+
+
+def count_of(value: Any) -> int | None:
+    """A whole count; an infinite one (1e99999) is no count."""
+    number = number_of(value)
+    return int(number) if number is not None and math.isfinite(number) else None
 
 
 def iter_reviews(nodes: list[dict]) -> Iterator[tuple[dict, dict | None]]:
@@ -273,16 +398,14 @@ def post_text(node: dict) -> str | None:
 def votes_of(node: dict) -> int | None:
     """Likes or upvotes: schema.org upvoteCount, or an InteractionCounter of a like/vote action."""
     if node.get("upvoteCount") is not None:
-        count = number_of(node["upvoteCount"])
-        return int(count) if count is not None else None
+        return count_of(node["upvoteCount"])
     counters = node.get("interactionStatistic") or []
     for counter in counters if isinstance(counters, list) else [counters]:
         if isinstance(counter, dict):
             action = counter.get("interactionType")
             action = action.get("@type") if isinstance(action, dict) else action
             if str(action or "").rstrip("/").split("/")[-1] in VOTE_ACTIONS:
-                count = number_of(counter.get("userInteractionCount"))
-                return int(count) if count is not None else None
+                return count_of(counter.get("userInteractionCount"))
     return None
 
 

@@ -41,6 +41,15 @@ def better_encoding(body: bytes, declared: str) -> str | None:
     return detected
 
 
+def decoded(response: HtmlResponse) -> HtmlResponse:
+    """The response, re-decoded when its declared encoding is wrong: what the crawl reads, and `extract`."""
+    detected = better_encoding(response.body, response.encoding)
+    if detected is None:
+        return response
+    logger.info("%s: declared %s, decoded as %s", response.url, response.encoding, detected)
+    return response.replace(encoding=detected)
+
+
 class EncodingMiddleware:
     def __init__(self, stats=None):
         self.stats = stats
@@ -52,10 +61,7 @@ class EncodingMiddleware:
     def process_response(self, request, response):
         if not isinstance(response, HtmlResponse):
             return response
-        detected = better_encoding(response.body, response.encoding)
-        if detected is None:
-            return response
-        if self.stats is not None:
+        fixed = decoded(response)
+        if fixed is not response and self.stats is not None:
             self.stats.inc_value("kuchikomi/encoding/corrected")
-        logger.info("%s: declared %s, decoded as %s", response.url, response.encoding, detected)
-        return response.replace(encoding=detected)
+        return fixed

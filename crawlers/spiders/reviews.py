@@ -60,8 +60,9 @@ class ReviewsSpider(scrapy.Spider):
             # Unchanged since the last crawl (304 or a stored copy): its reviews are indexed already.
             self.crawler.stats.inc_value("kuchikomi/pages_unchanged")
         else:
-            items = list(profile_reviews(response, self.profile, self.source)) if self.profile \
-                else structured_items(response, self.source)
+            nodes = extract_graph(response.text, response.url, response.selector.root, self.crawler.stats)
+            items = list(profile_reviews(response, self.profile, self.source, nodes)) if self.profile \
+                else structured_items(response, self.source, nodes)
             if not items:
                 self.crawler.stats.inc_value("kuchikomi/pages_without_reviews")
             yield from items
@@ -81,18 +82,22 @@ def next_page_urls(response: HtmlResponse) -> list[str]:
     return urls
 
 
-def profile_reviews(response: HtmlResponse, profile, source: str = "default"):
+def profile_reviews(response: HtmlResponse, profile, source: str = "default", nodes: list[dict] | None = None):
     """The reviews a site profile finds, with the page's own schema.org aggregate when it has one."""
-    aggregate = own_aggregate(None, extract_graph(response.text, response.url))
+    nodes = extract_graph(response.text, response.url) if nodes is None else nodes
+    aggregate = own_aggregate(None, nodes)
     for item in profile.reviews(response.text, response.url, source):
         item["aggregate_rating"] = aggregate
         item["page_language"] = declared_language(response)
         yield item
 
 
-def structured_items(response: HtmlResponse, source: str = "default") -> list[ReviewItem]:
-    """The page's schema.org reviews; on a page without any, its forum posts, comments or answers."""
-    nodes = extract_graph(response.text, response.url, response.selector.root)
+def structured_items(response: HtmlResponse, source: str = "default", nodes: list[dict] | None = None,
+                     stats=None) -> list[ReviewItem]:
+    """The page's schema.org reviews; on a page without any, its forum posts, comments or answers.
+    `stats` counts the page's broken markup blocks (when its `nodes` are not given already read)."""
+    if nodes is None:
+        nodes = extract_graph(response.text, response.url, response.selector.root, stats)
     return list(reviews_from_response(response, source, nodes)) or list(posts_from_response(response, source, nodes))
 
 

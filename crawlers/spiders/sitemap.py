@@ -50,7 +50,7 @@ class SitemapReviewsSpider(SitemapSpider):
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("kuchikomi/skipped/not_html")
             return
-        items = structured_items(response, self.source)
+        items = structured_items(response, self.source, stats=self.crawler.stats)
         if items:
             yield from items
             return

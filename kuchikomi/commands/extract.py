@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 from kuchikomi.commands import fail
@@ -27,10 +28,16 @@ def run(args) -> None:
         fail(str(exc))
     if args.platform and args.platform not in PLATFORMS:
         fail(f"--platform {args.platform}: no such platform (platforms: {', '.join(sorted(PLATFORMS))})")
+    # A broken markup block on the page is a warning line on stderr; the reviews still print.
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(warnings)
     try:
         items, aggregate = extract_page(args.source, args.url, profile, args.platform)
     except (OSError, ValueError) as exc:
         fail(f"{args.source}: {exc}", 1)
+    finally:
+        logging.getLogger().removeHandler(warnings)
     for item in items:
         print(json.dumps(item, ensure_ascii=False))
     summary = f"{len(items)} reviews"
