@@ -93,8 +93,8 @@ def test_a_40_kb_author_and_review_url_are_cut_and_the_review_is_stored(tmp_path
     assert cut["author"] == "A" * 256
     assert len(cut["review_url"]) == 2048 and cut["review_url"].startswith(f"{shop.url}/reviews/xxx")
     line = source_line(result.stdout, "shop")
-    assert "2 reviews indexed" in line and "errors 0 " in line
-    assert "{'author': 1, 'review_url': 1}" in line  # the cuts are counted and shown
+    assert "2 reviews indexed" in line and re.search(r"errors 0[; ]", line)
+    assert "'author': 1" in line and "'review_url': 1" in line  # the cuts are counted and shown
     assert "HTTP 404" not in line  # the missing robots.txt is no error
 
 
@@ -151,7 +151,7 @@ def test_keyword_bounds_reach_an_index_created_before_them(es_url, index_prefix,
 def test_a_1_mb_review_is_classified_in_bounded_time_while_the_crawl_goes_on(tmp_path, es_url, index_prefix,
                                                                                kuchikomi_home):
     sentences = [BAD[0], BAD[1], "The ear cushions wore out.", "Shipping took three weeks."]
-    huge = " ".join(sentences[n % 4] for n in range(16_000))  # about 1 MB
+    huge = " ".join(sentences[n % 4] for n in range(20_000))  # about 1 MB
     assert len(huge) > 900_000
     # The big page links to the first small one, each small one to the next: a page is only asked for once the
     # previous one was parsed, so the chain goes on only while the event loop is free.
@@ -174,7 +174,7 @@ def test_a_1_mb_review_is_classified_in_bounded_time_while_the_crawl_goes_on(tmp
     scraped_big = result.stderr.index(f"Scraped from <200 {shop.url}/big.html>")
     assert result.stderr.rindex(f"Crawled (200) <GET {shop.url}/small/20.html>") < scraped_big
     assert [path for path, _ in log if path != "/robots.txt"] == list(pages)
-    assert took < 120, f"the crawl took {took:.0f} s"  # it took minutes when every chunk was classified
+    assert took < 240, f"the crawl took {took:.0f} s"  # over 7 minutes here when every chunk was classified
 
 
 # 7. Re-crawling unchanged reviews rewrites nothing.
