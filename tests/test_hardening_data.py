@@ -39,8 +39,8 @@ def review_page(reviews: list[dict], next_url: str | None = None) -> bytes:
          "reviewRating": {"@type": "Rating", "ratingValue": review.get("stars", 3), "bestRating": 5}}
         for review in reviews]}
     link = f'<link rel="next" href="{next_url}">' if next_url else ""
-    return html(f'<html lang="en"><head><title>WH-1000XM5</title>{link}<script type="application/ld+json">'
-                f'{json.dumps(graph)}</script></head><body><h1>WH-1000XM5</h1></body></html>'.encode()).body
+    return (f'<html lang="en"><head><title>WH-1000XM5</title>{link}<script type="application/ld+json">'
+            f'{json.dumps(graph)}</script></head><body><h1>WH-1000XM5</h1></body></html>').encode()
 
 
 def serve(pages: dict[str, bytes], log: list | None = None) -> LocalServer:
