@@ -60,10 +60,14 @@ class AlertPipeline:
         if n and self.stats is not None:
             self.stats.inc_value(f"kuchikomi/alerts/{key}", n)
 
-    def _record(self, item) -> list[dict]:
-        """Evaluate the per-item rules and record new alerts; the new records."""
+    def _record(self, item, matched: list[dict] | None = None) -> list[dict]:
+        """Evaluate the per-item rules and record new alerts (each one matched also into `matched`);
+        the new records."""
         claims = []
-        for alert in self.dispatcher.evaluate(item):
+        alerts = self.dispatcher.evaluate(item)
+        if matched is not None:
+            matched += alerts
+        for alert in alerts:
             claim = self.dispatcher.submit(alert)
             if claim is None:
                 self._count("already_recorded")
@@ -95,12 +99,16 @@ class AlertPipeline:
 
     async def process_item(self, item):
         doc = ItemAdapter(item).asdict()
+        matched: list[dict] = []
         try:
-            claims = await asyncio.to_thread(self._record, doc)
+            claims = await asyncio.to_thread(self._record, doc, matched)
             if claims:
                 self._counted(await asyncio.to_thread(self.dispatcher.deliver_claimed, claims))
         except (ESConnectionError, TransportError) as exc:
             self._spool_item(doc)
+            # The next run evaluates the review again and sends what it matches (what was recorded, once due).
+            # Nothing matched: only a rule that reads the index (new_source) touches it, and it could not.
+            self._count("held" if matched else "unevaluated", len(matched) or 1)
             logger.error("alerts for %s deferred to the next run, Elasticsearch unavailable: %s",
                          doc.get("source_url"), exc)
         return item

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from elasticsearch.exceptions import TransportError
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
@@ -52,7 +53,10 @@ class ElasticsearchPipeline:
                                     workers=BULK_REQUESTS_IN_FLIGHT, linger=self.linger, quiet=BULK_QUIET)
 
     def _write(self, docs: list[dict]) -> list[str | None]:
-        results = self.writer.write(docs)
+        try:
+            results = self.writer.write(docs)
+        except TransportError as exc:  # the bulk request itself refused (413, 400): each review counted failed
+            return [f"Elasticsearch refused the bulk request: {exc.status_code} {exc.error}"] * len(docs)
         return [results.get(doc["doc_id"], "no reply from Elasticsearch") for doc in docs]
 
     async def process_item(self, item):

@@ -8,10 +8,14 @@ import unicodedata
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from index.storage.schema import keyword_limits
+
 TEXT_FIELDS = ("author", "title", "body", "item_name", "review_id", "page_language")
 # Half of a surrogate pair, as a page's JSON-LD can escape it ("\ud83d" without its other half):
 # no encoder writes it as UTF-8, so it becomes U+FFFD rather than failing the review's indexing.
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A 40 KB author or review URL would make Elasticsearch refuse the whole review; cut to the mapping's bound instead.
+KEYWORD_LIMITS = keyword_limits()
 RATING_NUMBERS = ("value", "best", "worst", "normalized")
 
 
@@ -41,6 +45,12 @@ class NormalisePipeline:
             if value is not None:
                 value = unicodedata.normalize("NFC", LONE_SURROGATE.sub("\ufffd", str(value))).strip()
                 adapter[name] = value or None
+        for name, limit in KEYWORD_LIMITS.items():
+            value = adapter.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                adapter[name] = value[:limit]
+                if self.stats is not None:
+                    self.stats.inc_value(f"kuchikomi/truncated/{name}")
         if not adapter.get("source_url"):
             raise drop(self.stats, "no source url", item)
         if not (adapter.get("body") or adapter.get("title")):

@@ -1,6 +1,7 @@
 """Micro-batching of items into one call on a worker thread: who goes together, and when."""
 import asyncio
 import threading
+import time
 
 from pipelines.batching import MicroBatcher
 
@@ -127,3 +128,29 @@ def test_a_failing_batch_fails_its_own_items_only():
     outcomes = asyncio.run(main())
     assert [type(outcome).__name__ for outcome in outcomes[:2]] == ["RuntimeError", "RuntimeError"]
     assert outcomes[2:] == [2, 3]
+
+
+def test_the_event_loop_goes_on_while_a_batch_is_processed():
+    """A model at work (here: a call that holds its thread for 0.6 s) must not hold up downloads meanwhile."""
+    def slow(values):
+        time.sleep(0.6)
+        return values
+
+    async def main():
+        batcher = MicroBatcher(slow, max_size=10, name="test")
+        loop = asyncio.get_running_loop()
+        ticks = []
+
+        async def tick():
+            while True:
+                ticks.append(loop.time())
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.ensure_future(tick())
+        await batcher.submit(1)
+        ticker.cancel()
+        await batcher.close()
+        return ticks
+
+    ticks = asyncio.run(main())
+    assert len(ticks) > 20 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.3

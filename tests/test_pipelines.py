@@ -4,6 +4,7 @@ import csv
 import py3langid
 import pytest
 from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
 
 from crawlers.items import ReviewItem
 from foundations.language import detect_language, identifier
@@ -112,3 +113,14 @@ def test_normalise_replaces_half_of_a_surrogate_pair():
     item = NormalisePipeline().process_item(review(body="音が良い \ud83d", author="\udc00Ann"))
     assert item["body"] == "音が良い \ufffd" and item["author"] == "\ufffdAnn"
     item["body"].encode("utf-8")
+
+
+def test_normalise_cuts_keyword_fields_to_the_bounds_the_index_keeps():
+    stats = get_crawler().stats
+    long_url = "https://shop.example/r/" + "x" * 40_000
+    item = NormalisePipeline(stats).process_item(review(author=" " + "山" * 40_000, review_url=long_url,
+                                                        review_id="ok-1", source_url="https://shop.example/p/1"))
+    assert item["author"] == "山" * 256 and item["review_url"] == long_url[:2048]
+    assert item["review_id"] == "ok-1" and item["source_url"] == "https://shop.example/p/1"
+    assert stats.get_value("kuchikomi/truncated/author") == 1 and stats.get_value("kuchikomi/truncated/review_url") == 1
+    assert stats.get_value("kuchikomi/truncated/review_id") is None

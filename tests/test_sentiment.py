@@ -1,6 +1,7 @@
 """The offline default sentiment model, through the CLI a user runs."""
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -115,6 +116,28 @@ def test_long_review_label_comes_from_all_of_it_not_its_opening(default_classifi
     complaint = "It stopped working after a week and the refund was refused. " * 40
     [whole] = default_classifier.classify([opening * 3 + complaint])
     assert whole["chunks"] >= 2 and whole["label"] == "negative"
+
+
+def test_a_1_mb_review_is_classified_by_its_first_and_last_chunks_only(default_classifier):
+    from sentiment.model import HEAD_CHUNKS, TAIL_CHUNKS
+    opening = "It arrived broken and the seller refused a refund. "
+    middle = "I love it, perfect in every way. " * 30_000  # about 1 MB of praise that is neither end
+    ending = "Worst purchase this year, the battery died within days. "
+    text = opening * 200 + middle + ending * 60  # each end longer than its part of the cap
+    started = time.monotonic()
+    spans = default_classifier.chunks(text)
+    assert time.monotonic() - started < 2  # the ends are tokenized, not the whole megabyte
+    tokens = [len(default_classifier.tokenizer(text[a:b], add_special_tokens=False)["input_ids"]) for a, b in spans]
+    size = default_classifier.chunk_tokens
+    assert max(tokens) <= size and sum(tokens) <= (HEAD_CHUNKS + TAIL_CHUNKS) * size + len(spans)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    head_end = next(i for i, (a, b) in enumerate(zip(spans, spans[1:])) if a[1] != b[0])  # the middle is skipped
+    assert spans[head_end][1] < len(text) // 100 and spans[head_end + 1][0] > len(text) * 99 // 100
+    started = time.monotonic()
+    [result] = default_classifier.classify([text])
+    assert time.monotonic() - started < 60  # was over 7 minutes on two cores: 890 chunks
+    assert result["label"] == "negative" and result["chunks"] == len(spans)  # the praise was not read
+    assert result["drivers"] and all(sentence in (opening + ending) for sentence in result["drivers"])
 
 
 def test_mixed_review_names_the_sentences_that_made_it_negative(default_classifier):

@@ -26,6 +26,14 @@ def schema_version() -> int:
     return json.loads((HERE / "mapping.json").read_text())["mappings"]["_meta"]["schema_version"]
 
 
+def keyword_limits() -> dict[str, int]:
+    """Field -> its `ignore_above`, for the keyword fields a crawled page fills (URLs, author, ids): the longest
+    value worth keeping. Elasticsearch refuses a whole document with a keyword term over 32,766 bytes."""
+    properties = json.loads((HERE / "mapping.json").read_text())["mappings"]["properties"]
+    return {name: field["ignore_above"] for name, field in properties.items()
+            if field.get("type") == "keyword" and "ignore_above" in field}
+
+
 def template_body(prefix: str) -> dict:
     text = (HERE / "mapping.json").read_text()
     return json.loads(text.replace("{prefix}", prefix).replace("{version}", str(schema_version())))
