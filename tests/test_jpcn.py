@@ -11,6 +11,7 @@ import pytest
 
 from kuchikomi.config import ConfigError, load_monitor
 from tests.support.cli import kuchikomi
+from tests.support.crawling import crawl, stored
 from tests.support.servers import LocalServer, Reply, html
 
 
@@ -320,6 +321,29 @@ def test_tabelog_paging_on_a_local_server_stores_the_pinned_review_once(shared, 
     assert len(items) == 22 and stats["kuchikomi/dropped/duplicate"] >= 1
     assert [i["author"] for i in items].count("マッシュグルメ") == 1
     assert "はなこ" in {i["author"] for i in items}
+
+
+@pytest.mark.slow
+def test_tabelog_reviews_with_month_dates_are_stored_in_the_index(shared, tmp_path, es_url, index_prefix,
+                                                                 kuchikomi_home):
+    """The whole crawl, Elasticsearch included: a month-only visit date is stored with its precision."""
+    first = jpcn(shared, "tabelog/tabelog_kuchikomi.html").read_bytes()
+
+    def answer(path: str, headers) -> Reply:
+        if "PG=2" in path:
+            return html(TABELOG_PAGE_2.encode())
+        return html(first.replace(b"https://tabelog.com/", f"{server.url}/".encode()))
+
+    with LocalServer(answer) as server:
+        result = crawl(tmp_path, es_url, index_prefix, [{
+            "name": "tabelog", "profile": "tabelog",
+            "start_urls": [f"{server.url}/tokyo/A1304/A130402/13041176/dtlrvwlst/"]}], obey_robots_txt=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    docs = stored(es_url, index_prefix)
+    assert len(docs) == 22
+    [mash] = [doc for doc in docs if doc["author"] == "マッシュグルメ"]
+    assert mash["published_at"] == "2021-06-01" and mash["date_precision"] == "month"
+    assert mash["rating"]["value"] == 4.2
 
 
 class DatServer(LocalServer):
