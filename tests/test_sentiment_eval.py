@@ -106,3 +106,15 @@ def test_unreadable_floors_or_data_give_one_clear_error(tmp_path):
     assert wrong.returncode == 2 and "floors must map" in wrong.stderr
     absent = evaluate("--data", str(tmp_path / "absent.csv"))
     assert absent.returncode == 2 and "absent.csv: no such file" in absent.stderr
+
+
+def test_bad_floors_or_data_are_told_before_the_model_loads(tmp_path, monkeypatch):
+    import sentiment.model
+
+    def no_model(config):
+        raise AssertionError("the model was loaded before the arguments were checked")
+    monkeypatch.setattr(sentiment.model, "load_classifier", no_model)
+    data = tmp_path / "mine.csv"
+    data.write_text("text,stars\ngood,5\n", encoding="utf-8")
+    assert "nope.json" in evaluate("--data", str(data), "--floors", str(tmp_path / "nope.json")).stderr
+    assert "absent.csv: no such file" in evaluate("--data", str(tmp_path / "absent.csv")).stderr

@@ -55,12 +55,16 @@ def run(args) -> None:
     config = load_monitor(args.config).sentiment if args.config else {}
     config = {**config, **{option: getattr(args, option) for option in ("model", "device", "precision")
                            if getattr(args, option)}}
-    classifier = load_classifier(config)
     if args.action == "eval":
-        _evaluate(classifier, args)
+        # Bad floors or data are told at once, before the model takes seconds to load.
+        floors = _floors(args.floors) if args.floors else {}
+        data = _labelled_rows(args.data, args.split, args.limit)
+        _evaluate(load_classifier(config), data, floors, args.json)
     elif args.action == "train":
-        _train(classifier, config, args)
+        rows = [row for rows in _labelled_rows(args.data or [], args.split, args.limit).values() for row in rows]
+        _train(load_classifier(config), config, rows, args)
     else:
+        classifier = load_classifier(config)
         handle = open(args.input, encoding="utf-8") if args.input else sys.stdin
         with handle:
             texts = [line.rstrip("\n") for line in handle]
@@ -77,17 +81,16 @@ def _labelled_rows(paths: list[str], split: str, limit: int | None) -> dict[str,
         fail(str(exc))
 
 
-def _evaluate(classifier, args) -> None:
+def _evaluate(classifier, data: dict[str, list], floors: dict, json_path: str | None) -> None:
     from sentiment.evaluation import below_floors, evaluate, format_report
-    floors = _floors(args.floors) if args.floors else {}
     failures, reports = [], {}
-    for name, rows in _labelled_rows(args.data, args.split, args.limit).items():
+    for name, rows in data.items():
         reports[name] = evaluate(classifier, rows)
         print(format_report(f"{name} ({len(rows)} rows, model {classifier.name} {classifier.version})",
                             reports[name]), flush=True)
         failures += below_floors(name, reports[name], floors)
-    if args.json:
-        Path(args.json).write_text(json.dumps(reports, indent=2))
+    if json_path:
+        Path(json_path).write_text(json.dumps(reports, indent=2))
     for failure in failures:
         print(f"FLOOR: {failure}", file=sys.stderr)
     if failures:
@@ -106,10 +109,9 @@ def _floors(path: str) -> dict:
     return floors
 
 
-def _train(classifier, config: dict, args) -> None:
+def _train(classifier, config: dict, rows: list, args) -> None:
     from sentiment.datasets import Row
     from sentiment.training import TrainingError, train_head
-    rows = [row for rows in _labelled_rows(args.data or [], args.split, args.limit).values() for row in rows]
     corrections = _corrections(load_monitor(args.config).elasticsearch if args.config else {}, required=False)
     if corrections is not None:
         stored = corrections.all()
