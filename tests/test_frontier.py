@@ -1,9 +1,8 @@
-"""Issue 22: several crawl workers on one Redis frontier (scrapy-redis), with leases so a killed worker loses nothing."""
+"""Issue 22: crawl workers on one Redis frontier (scrapy-redis); leases so that a killed worker loses nothing."""
 import collections
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
