@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 
 from scrapy import Request, signals
 
-from crawlers.middlewares.job_journal import JobJournalMiddleware
+from crawlers.middlewares.job_journal import JOB_KEY as LEASE_KEY, JobJournalMiddleware
 
 
 class LeaseMiddleware(JobJournalMiddleware):
@@ -25,7 +25,9 @@ class LeaseMiddleware(JobJournalMiddleware):
             yield output  # into the shared queue: the shared seen set drops the other workers' copies
 
     def _journal(self, request: Request, start: bool = False) -> Request:
-        return request  # the scheduler gives it its lease id
+        # A new page: a lease of its own (the scheduler gives it one), not the one whose meta it copied.
+        request.meta.pop(LEASE_KEY, None)
+        return request
 
     def _finish_if_complete(self, key: str) -> None:
         if key in self.callbacks_done and not self.items_open.get(key):
