@@ -12,7 +12,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test eval bench-alerts bench-sentiment bench-index bench-crawl clean
+.PHONY: setup browser redis demo test eval bench-alerts bench-sentiment bench-index bench-crawl clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -38,7 +38,13 @@ browser:
 	  || echo "WARNING: chromium could not be installed: the rendered-source test will skip"; \
 	  else echo "no chromium: sudo apt-get install chromium (for render: true sources)"; fi; }
 
-test: setup browser
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server >/dev/null; } \
+	  || echo "WARNING: redis-server could not be installed: the shared-frontier tests will skip"; \
+	  else echo "no redis-server: sudo apt-get install redis-server (for crawl.frontier and its tests)"; fi; }
+
+test: setup browser redis
 	$(VENV)/bin/pytest -q
 
 eval: setup

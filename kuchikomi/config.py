@@ -168,6 +168,10 @@ SCHEMA: dict[str, Any] = {
                 "download_delay": {"type": "number", "minimum": 0},
                 "concurrent_requests_per_domain": {"type": "integer", "minimum": 1},
                 "autothrottle_start_delay": {"type": "number", "minimum": 0},
+                "frontier": {"type": "string", "pattern": "^rediss?://",
+                             "description": "Redis shared by several crawl workers, e.g. redis://host:6379/0"},
+                "frontier_lease": {**DURATION, "description": "how long a worker that stopped answering keeps "
+                                                              "its pages before others take them (default 60s)"},
                 "browser_path": {"type": "string", "minLength": 1,
                                  "description": "Chromium for sources with render: true (default /usr/bin/chromium)"},
             },

@@ -8,12 +8,15 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawlers import settings as project_settings
+from crawlers.frontier.redis_frontier import DEFAULT_LEASE, frontier_settings
 from crawlers.spiders.feeds import FeedSpider
 from crawlers.spiders.forum import ForumSpider
 from crawlers.spiders.reviews import ReviewsSpider
 from crawlers.spiders.sitemap import SitemapReviewsSpider
 from foundations import paths
+from foundations.durations import parse_duration
 from kuchikomi.config import Monitor
+from kuchikomi.schedule import DEFAULT_EVERY
 
 SPIDERS = {"reviews": ReviewsSpider, "feed": FeedSpider, "sitemap": SitemapReviewsSpider, "forum": ForumSpider}
 CRAWL_SETTINGS = {
@@ -31,6 +34,17 @@ def monitor_sections(monitor: Monitor) -> dict:
             "KUCHIKOMI_CONFIG_DIR": str(monitor.path.parent)}
 
 
+def frontier(monitor: Monitor) -> dict:
+    """Settings of a crawl whose workers share the Redis frontier: leases instead of the journal."""
+    every = {source["name"]: parse_duration(source.get("every", monitor.crawl.get("every", DEFAULT_EVERY)))
+             for source in monitor.sources}
+    lease = parse_duration(monitor.crawl.get("frontier_lease", DEFAULT_LEASE))
+    middlewares = {**project_settings.SPIDER_MIDDLEWARES,
+                   "crawlers.middlewares.job_journal.JobJournalMiddleware": None,
+                   "crawlers.frontier.leases.LeaseMiddleware": 40}
+    return {**frontier_settings(monitor.crawl["frontier"], lease, every), "SPIDER_MIDDLEWARES": middlewares}
+
+
 def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = None) -> Settings:
     settings = Settings()
     settings.setmodule(project_settings, priority="project")
@@ -45,6 +59,8 @@ def scrapy_settings(monitor: Monitor, classifier=None, overrides: dict | None = 
         settings.set("USER_AGENT", agent, priority="project")
     settings.set("HTTPCACHE_DIR", str(paths.home() / "httpcache"), priority="project")
     settings.set("KUCHIKOMI_JOBS_DIR", str(paths.home() / "jobs"), priority="project")
+    if crawl.get("frontier"):
+        settings.setdict(frontier(monitor), priority="cmdline")
     settings.setdict(monitor_sections(monitor), priority="cmdline")
     if classifier is not None:
         settings.set("KUCHIKOMI_CLASSIFIER", classifier, priority="cmdline")

@@ -1,7 +1,11 @@
 """`kuchikomi crawl`: the configured sources into Elasticsearch, with sentiment and alerts."""
 from __future__ import annotations
 
+import argparse
+import json
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from kuchikomi.commands import connect_elasticsearch, fail, load_classifier, load_monitor, maintain_index
@@ -17,6 +21,9 @@ def add_parser(sub, default_config: str):
     crawl.add_argument("--rounds", type=int, help="with --loop: stop after this many rounds")
     crawl.add_argument("--refresh", action="store_true",
                        help="process every page again, even unchanged ones (after changing brands or model)")
+    crawl.add_argument("--workers", type=int, default=1,
+                       help="start this many worker processes on the shared frontier (crawl.frontier)")
+    crawl.add_argument("--stats-file", help=argparse.SUPPRESS)  # a worker's stats, for the summary of --workers
     return crawl
 
 
@@ -46,9 +53,50 @@ def run(args) -> None:
     overrides = {"LOG_LEVEL": args.log_level}
     if args.refresh:
         overrides["HTTPCACHE_ENABLED"] = False  # fetch and process every page, changed or not
-    stats = run_crawl(monitor, args.source, classifier, overrides)
+    if args.workers > 1:
+        if not monitor.crawl.get("frontier"):
+            fail(f"--workers needs a shared frontier: set crawl.frontier (e.g. redis://127.0.0.1:6379/0) in "
+                 f"{args.config}")
+        stats = run_workers(args)
+    else:
+        stats = run_crawl(monitor, args.source, classifier, overrides)
+        if args.stats_file:
+            Path(args.stats_file).write_text(json.dumps(stats, default=str))
+            return
     print_summary(monitor, stats, client)
     for line in maintain_index(client, monitor):
         print(line)
     if any(s.get("kuchikomi/index/failed") for s in stats.values()):
         sys.exit(1)
+
+
+def run_workers(args) -> dict[str, dict]:
+    """`kuchikomi crawl` in args.workers processes (Scrapy's reactor runs once per process); their stats summed."""
+    options = ["--log-level", args.log_level] + (["--refresh"] if args.refresh else [])
+    options += [arg for name in args.source or [] for arg in ("--source", name)]
+    with tempfile.TemporaryDirectory(prefix="kuchikomi-workers-") as folder:
+        files = [Path(folder) / f"worker{number}.json" for number in range(args.workers)]
+        workers = [subprocess.Popen([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", args.config, *options,
+                                     "--stats-file", str(file)]) for file in files]
+        for worker in workers:
+            worker.wait()
+        reports = [json.loads(file.read_text()) for file in files if file.exists()]
+    if len(reports) < len(workers):
+        print(f"{len(workers) - len(reports)} of {len(workers)} workers stopped without a report "
+              "(their pages went back to the frontier)", file=sys.stderr)
+    return merge_stats(reports)
+
+
+def merge_stats(reports: list[dict[str, dict]]) -> dict[str, dict]:
+    """Each source's counts summed over the workers; its finish reasons joined."""
+    merged: dict[str, dict] = {}
+    for report in reports:
+        for source, stats in report.items():
+            total = merged.setdefault(source, {})
+            for key, value in stats.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+                elif key == "finish_reason":
+                    reasons = set(filter(None, str(total.get(key, "")).split(", "))) | {value}
+                    total[key] = ", ".join(sorted(reasons))
+    return merged
