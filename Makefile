@@ -31,18 +31,19 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/kuchikomi demo
 
+# A Debian package as root (else the command to run): $(call debian_package,COMMAND,PACKAGE,WHAT NEEDS IT)
+debian_package = @command -v $(1) >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q $(2) >/dev/null || { apt-get update -q && apt-get install -y -q $(2) >/dev/null; } \
+	  || echo "WARNING: $(2) could not be installed: the tests of $(3) will skip"; \
+	  else echo "no $(1): sudo apt-get install $(2) (for $(3))"; fi; }
+
 # Debian's chromium, for sources with render: true (scrapy-playwright drives it) and their test.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
-	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium >/dev/null; } \
-	  || echo "WARNING: chromium could not be installed: the rendered-source test will skip"; \
-	  else echo "no chromium: sudo apt-get install chromium (for render: true sources)"; fi; }
+	$(call debian_package,chromium,chromium,sources with render: true)
 
+# Debian's Redis, for the shared crawl frontier (crawl.frontier) and its tests.
 redis:
-	@command -v redis-server >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
-	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server >/dev/null; } \
-	  || echo "WARNING: redis-server could not be installed: the shared-frontier tests will skip"; \
-	  else echo "no redis-server: sudo apt-get install redis-server (for crawl.frontier and its tests)"; fi; }
+	$(call debian_package,redis-server,redis-server,crawl.frontier)
 
 test: setup browser redis
 	$(VENV)/bin/pytest -q
