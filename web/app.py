@@ -6,6 +6,7 @@ that carries the session's CSRF token, and is checked against the user's role he
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -16,7 +17,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from elasticsearch.exceptions import ConnectionError as ESConnectionError, TransportError
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from starlette.background import BackgroundTask
@@ -178,6 +180,12 @@ def build_app(space: Workspace) -> FastAPI:
             target = "/"
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'][1:]) or 'request'}: {error['msg']}"
+                             for error in exc.errors())
+        return page(request, "error.html", status=400, message=problems)
+
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused):
         return page(request, "error.html", status=exc.status, message=str(exc))
@@ -222,7 +230,10 @@ def build_app(space: Workspace) -> FastAPI:
                         error=t("login_throttled", seconds=int(wait) + 1))
         user = space.users.verify(name, password)
         if user is None:
-            return page(request, "login.html", status=401, next=local_path(next), error=t("login_failed"))
+            space.throttle.failed(name, address)
+            wait = space.throttle.wait_needed(name, address)
+            error = t("login_throttled", seconds=int(wait) + 1) if wait else t("login_failed")
+            return page(request, "login.html", status=429 if wait else 401, next=local_path(next), error=error)
         start_session(request, user)
         space.audit.record(user["name"], "sign_in", f"user:{user['name']}", {"address": address})
         return RedirectResponse(local_path(next), status_code=303)
@@ -280,20 +291,22 @@ def build_app(space: Workspace) -> FastAPI:
                     timeline=timeline)
 
     @app.get("/inbox")
-    def inbox_page(request: Request, after: str | None = None, user: dict = Depends(viewer)):
+    def inbox_page(request: Request, after: str | None = None, size: int = Query(INBOX_PAGE, ge=5, le=100),
+                   user: dict = Depends(viewer)):
         view = View.from_params(request.query_params)
         now = datetime.now(timezone.utc)
         errors, rows, result = list(view.errors), [], None
         try:
             result = search(space.client, space.alias, view.filters(*view.window(now)), space.brands,
-                            size=INBOX_PAGE, sort="newest", after=after)
+                            size=size, sort="newest", after=after)
         except QuerySyntaxError as exc:
             errors.append(str(exc))
         if result:
             triage = space.triage.many([doc["doc_id"] for doc in result.hits])
             rows = [mentions.present(doc, space.matcher, triage.get(doc["doc_id"])) for doc in result.hits]
         return page(request, "inbox.html", user=user, view=view, rows=rows, errors=errors,
-                    total=result.total if result else 0, next_cursor=result.next_cursor if result else None,
+                    total=result.total if result else 0, next_cursor=result.next_cursor if result else None, size=size,
+                    default_size=INBOX_PAGE,
                     paged=bool(after), polled_after=now.isoformat(timespec="milliseconds"))
 
     @app.get("/inbox/new")
@@ -321,7 +334,8 @@ def build_app(space: Workspace) -> FastAPI:
     @app.get("/mentions/{doc_id}")
     def mention_page(request: Request, doc_id: str, done: str = "", user: dict = Depends(viewer)):
         doc = mention_or_404(request, doc_id)
-        fields = {key: value for key, value in sorted(doc.items())
+        fields = {key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                  for key, value in sorted(doc.items())
                   if key not in ("title", "body", "near_duplicate_bands", "content_hash")}
         return page(request, "mention.html", user=user, doc=doc, fields=fields, done=done,
                     row=mentions.present(doc, space.matcher),

@@ -16,7 +16,7 @@ from index.research.api import RateLimiter
 
 SESSION_COOKIE = "kuchikomi_session"
 SESSION_SECONDS = 12 * 3600
-# Sign-in attempts a minute (bursts up to as many), per user name and per client address.
+# Failed sign-ins a minute (bursts up to as many), per user name and per client address.
 LOGINS_PER_NAME = 5
 LOGINS_PER_ADDRESS = 20
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -64,11 +64,25 @@ def csrf_matches(session: dict, token: str | None) -> bool:
 
 
 class LoginThrottle:
-    """Sign-in attempts per user name and per address, so passwords cannot be guessed at speed."""
+    """Failed sign-ins per user name and per address: past the rate, further attempts are refused for a
+    while, so passwords cannot be guessed at speed."""
 
     def __init__(self):
         self.limiter = RateLimiter()
+        self.blocked_until: dict[str, float] = {}
+
+    @staticmethod
+    def _keys(name: str, address: str) -> list[tuple[str, int]]:
+        return [(f"address:{address}", LOGINS_PER_ADDRESS), (f"name:{name.casefold()}", LOGINS_PER_NAME)]
 
     def wait_needed(self, name: str, address: str) -> float:
-        return max(self.limiter.wait_needed(f"address:{address}", LOGINS_PER_ADDRESS),
-                   self.limiter.wait_needed(f"name:{name.casefold()}", LOGINS_PER_NAME))
+        """Seconds until this name may be tried from this address again (0: now)."""
+        now = time.monotonic()
+        return max(0.0, *(self.blocked_until.get(key, 0.0) - now for key, _ in self._keys(name, address)))
+
+    def failed(self, name: str, address: str) -> None:
+        now = time.monotonic()
+        for key, rate in self._keys(name, address):
+            wait = self.limiter.wait_needed(key, rate)
+            if wait:
+                self.blocked_until[key] = now + wait

@@ -9,7 +9,6 @@ import secrets
 from datetime import datetime, timezone
 
 from elasticsearch import Elasticsearch
-from elasticsearch.exceptions import NotFoundError
 
 from web.indices import ensure
 
@@ -35,10 +34,8 @@ class Triage:
         return {"doc_id": doc_id, "status": "new", "assignee": None, "tags": [], "notes": []}
 
     def get(self, doc_id: str) -> dict:
-        try:
-            return {**self.blank(doc_id), **self.client.get(index=self.index, id=doc_id)["_source"]}
-        except NotFoundError:
-            return self.blank(doc_id)
+        found = self.client.get(index=self.index, id=doc_id, ignore=404)  # most mentions were never triaged
+        return {**self.blank(doc_id), **found["_source"]} if found.get("found") else self.blank(doc_id)
 
     def many(self, doc_ids: list[str]) -> dict[str, dict]:
         if not doc_ids:
@@ -55,14 +52,14 @@ class Triage:
         after = {"status": status, "assignee": assignee or None, "tags": tags}
         changes = {key: [before[key], value] for key, value in after.items() if before[key] != value}
         if changes:
-            self.client.update(index=self.index, id=doc_id, refresh="wait_for", retry_on_conflict=3, body={
+            self.client.update(index=self.index, id=doc_id, refresh="true", retry_on_conflict=3, body={
                 "doc": {**after, "doc_id": doc_id, "updated_at": now_iso(), "updated_by": who},
                 "doc_as_upsert": True})
         return changes
 
     def add_note(self, doc_id: str, who: str, text: str) -> dict:
         note = {"by": who, "at": now_iso(), "text": text}
-        self.client.update(index=self.index, id=doc_id, refresh="wait_for", retry_on_conflict=3, body={
+        self.client.update(index=self.index, id=doc_id, refresh="true", retry_on_conflict=3, body={
             "script": {"lang": "painless", "source": "if (ctx._source.notes == null) { ctx._source.notes = []; } "
                                                      "ctx._source.notes.add(params.note)",
                        "params": {"note": note}},
@@ -79,7 +76,7 @@ class Audit:
         self.index = ensure(client, index, self.PROPERTIES)
 
     def record(self, who: str, action: str, target: str, detail: dict | None = None) -> None:
-        self.client.index(index=self.index, refresh="wait_for",
+        self.client.index(index=self.index, refresh="true",
                           body={"at": now_iso(), "who": who, "action": action, "target": target,
                                 "detail": detail or {}})
 
@@ -101,7 +98,7 @@ class SavedSearches:
 
     def add(self, name: str, query: str, owner: str) -> str:
         search_id = secrets.token_hex(6)
-        self.client.index(index=self.index, id=search_id, refresh="wait_for", body={
+        self.client.index(index=self.index, id=search_id, refresh="true", body={
             "name": name, "query": query, "owner": owner, "created_at": now_iso()})
         return search_id
 
@@ -110,9 +107,9 @@ class SavedSearches:
         return [{"id": hit["_id"], **hit["_source"]} for hit in reply["hits"]["hits"]]
 
     def remove(self, search_id: str) -> dict | None:
-        try:
-            saved = self.client.get(index=self.index, id=search_id)["_source"]
-        except NotFoundError:
+        found = self.client.get(index=self.index, id=search_id, ignore=404)
+        if not found.get("found"):
             return None
-        self.client.delete(index=self.index, id=search_id, refresh="wait_for")
+        saved = found["_source"]
+        self.client.delete(index=self.index, id=search_id, refresh="true")
         return saved

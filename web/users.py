@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from elasticsearch import Elasticsearch
-from elasticsearch.exceptions import NotFoundError
 
 from web.indices import ensure
 
@@ -55,16 +54,14 @@ class Users:
         user = {"kind": "user", "name": name, "role": role, "password_hash": self._hash(password),
                 "session_version": secrets.token_hex(8),
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        reply = self.client.create(index=self.index, id=f"user:{name}", body=user, refresh="wait_for", ignore=409)
+        reply = self.client.create(index=self.index, id=f"user:{name}", body=user, refresh="true", ignore=409)
         if reply.get("status") == 409:
             raise UserError(f"there is already a user {name!r} (`kuchikomi users password {name}` changes it)")
         return user
 
     def get(self, name: str) -> dict | None:
-        try:
-            return self.client.get(index=self.index, id=f"user:{name}")["_source"]
-        except NotFoundError:
-            return None
+        found = self.client.get(index=self.index, id=f"user:{name}", ignore=404)
+        return found["_source"] if found.get("found") else None
 
     def list(self) -> list[dict]:
         reply = self.client.search(index=self.index, size=1000, body={
@@ -76,14 +73,14 @@ class Users:
         return self.client.count(index=self.index, body={"query": {"term": {"kind": "user"}}})["count"] > 0
 
     def remove(self, name: str) -> None:
-        reply = self.client.delete(index=self.index, id=f"user:{name}", refresh="wait_for", ignore=404)
+        reply = self.client.delete(index=self.index, id=f"user:{name}", refresh="true", ignore=404)
         if reply.get("result") != "deleted":
             raise UserError(f"there is no user {name!r}")
 
     def set_password(self, name: str, password: str) -> None:
         if self.get(name) is None:
             raise UserError(f"there is no user {name!r}")
-        self.client.update(index=self.index, id=f"user:{name}", refresh="wait_for", body={"doc": {
+        self.client.update(index=self.index, id=f"user:{name}", refresh="true", body={"doc": {
             "password_hash": self._hash(password), "session_version": secrets.token_hex(8)}})
 
     def verify(self, name: str, password: str) -> dict | None:
@@ -97,6 +94,6 @@ class Users:
 
     def session_secret(self) -> str:
         """The key that signs session cookies, made once and shared by every web process."""
-        self.client.create(index=self.index, id=_SECRET_ID, ignore=409, refresh="wait_for",
+        self.client.create(index=self.index, id=_SECRET_ID, ignore=409, refresh="true",
                            body={"kind": "secret", "secret": secrets.token_urlsafe(48)})
         return self.client.get(index=self.index, id=_SECRET_ID)["_source"]["secret"]

@@ -22,7 +22,7 @@ def add_parser(sub, default_config: str):
 
 def run(args) -> None:
     from kuchikomi.crawl import browser_path, run_crawl
-    from kuchikomi.summary import print_summary
+    from kuchikomi.summary import print_summary, record_crawls
     monitor = load_monitor(args.config)
     if args.source:
         for name in args.source:
@@ -47,6 +47,7 @@ def run(args) -> None:
         overrides["HTTPCACHE_ENABLED"] = False  # fetch and process every page, changed or not
     stats = run_crawl(monitor, args.source, classifier, overrides)
     print_summary(monitor, stats, client)
+    record_crawls(monitor, stats, client)
     for line in maintain_index(client, monitor):
         print(line)
     if any(s.get("kuchikomi/index/failed") for s in stats.values()):
