@@ -295,10 +295,11 @@ def build_app(space: Workspace) -> FastAPI:
                    user: dict = Depends(viewer)):
         view = View.from_params(request.query_params)
         now = datetime.now(timezone.utc)
-        errors, rows, result = list(view.errors), [], None
+        errors, rows, result, newest = list(view.errors), [], None, None
         try:
-            result = search(space.client, space.alias, view.filters(*view.window(now)), space.brands,
-                            size=size, sort="newest", after=after)
+            filters = view.filters(*view.window(now))
+            result = search(space.client, space.alias, filters, space.brands, size=size, sort="newest", after=after)
+            newest = None if after else mentions.newest_fetch(space.client, space.alias, filters, space.brands)
         except QuerySyntaxError as exc:
             errors.append(str(exc))
         if result:
@@ -307,7 +308,7 @@ def build_app(space: Workspace) -> FastAPI:
         return page(request, "inbox.html", user=user, view=view, rows=rows, errors=errors,
                     total=result.total if result else 0, next_cursor=result.next_cursor if result else None, size=size,
                     default_size=INBOX_PAGE,
-                    paged=bool(after), polled_after=now.isoformat(timespec="milliseconds"))
+                    paged=bool(after), polled_after=newest or now.isoformat(timespec="milliseconds"))
 
     @app.get("/inbox/new")
     def inbox_arrivals(request: Request, after: str, user: dict = Depends(viewer)):
@@ -321,8 +322,8 @@ def build_app(space: Workspace) -> FastAPI:
             return JSONResponse({"detail": str(exc)}, status_code=400)
         triage = space.triage.many([doc["doc_id"] for doc in docs])
         rows = [mentions.present(doc, space.matcher, triage.get(doc["doc_id"])) for doc in docs]
-        newest = max([doc["fetched_at"] for doc in docs if doc.get("fetched_at")] + [after_time.isoformat()])
-        return {"rows": rows, "after": newest}
+        fetched = [datetime.fromisoformat(doc["fetched_at"]) for doc in docs if doc.get("fetched_at")]
+        return {"rows": rows, "after": max(fetched + [after_time]).isoformat()}
 
     # --- one mention ---------------------------------------------------------------------------------
     def mention_or_404(request: Request, doc_id: str) -> dict:

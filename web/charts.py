@@ -117,5 +117,5 @@ def lines(title: str, periods: list[str], series: dict[str, dict[str, float]], l
     return _svg(width, height, title, parts)
 
 
-def _shorten(text: str, limit: int = 18) -> str:
+def _shorten(text: str, limit: int = 16) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -81,3 +81,11 @@ def arrivals(client: Elasticsearch, alias: str, filters: Filters, brands: BrandN
     reply = client.search(index=alias, body={"query": query, "size": ARRIVALS, "_source": SHOWN_FIELDS,
                                              "sort": [{"fetched_at": "asc"}, {"doc_id": "asc"}]})
     return [hit["_source"] for hit in reply["hits"]["hits"]]
+
+
+def newest_fetch(client: Elasticsearch, alias: str, filters: Filters, brands: BrandNames) -> str | None:
+    """When the newest matching review was fetched: the inbox's live updates start after it (not at the
+    page's own time, which a review fetched just before but not yet searchable would slip behind)."""
+    reply = client.search(index=alias, body={"query": build_query(filters, brands), "size": 0,
+                                             "aggs": {"newest": {"max": {"field": "fetched_at"}}}})
+    return reply["aggregations"]["newest"].get("value_as_string")
