@@ -128,6 +128,7 @@ def build_app(space: Workspace) -> FastAPI:
     # --- sessions, language and headers -------------------------------------------------------------
     @app.middleware("http")
     async def session_and_headers(request: Request, call_next):
+        started = time.perf_counter()
         session = space.sessions.loads(request.cookies.get(SESSION_COOKIE))
         request.state.session_changed = session is None
         request.state.session = session or new_session()
@@ -139,6 +140,8 @@ def build_app(space: Workspace) -> FastAPI:
                                 httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        # Server time (up to the first byte of the body), for browsers' dev tools and bench/web.py.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
     def start_session(request: Request, user: dict | None) -> None:
