@@ -85,6 +85,10 @@ def test_users_command_adds_lists_changes_and_removes(es_url, tmp_path):
         assert changed.returncode == 0
         assert users.client.get(index=f"{users.prefix}-users", id="user:桜井")["_source"]["password_hash"] != stored_hash
         assert kuchikomi("users", "remove", "桜井", "-c", config).returncode == 0
+        users.client.indices.refresh(index=f"{users.prefix}-audit")
+        audit = users.client.search(index=f"{users.prefix}-audit", body={"sort": [{"at": "asc"}]})["hits"]["hits"]
+        assert [(r["_source"]["action"], r["_source"]["target"]) for r in audit] == [
+            ("add_user", "user:桜井"), ("set_password", "user:桜井"), ("remove_user", "user:桜井")]
         missing = kuchikomi("users", "remove", "桜井", "-c", config)
         assert missing.returncode == 2 and "there is no user '桜井'" in missing.stderr
     finally:
@@ -240,7 +244,8 @@ def test_alerts_page_acknowledge_retry_and_test(space):
     tested = analyst.post(f"{space.url}/alerts/rules/negative-sony/test", data={"csrf": analyst.csrf})
     assert tested.status_code == 200 and "file: delivered" in tested.text
     assert "Test alert from kuchikomi rule negative-sony" in space.alerts_file.read_text(encoding="utf-8")
-    actions = {r["_source"]["action"] for r in space.client.search(index=f"{space.prefix}-audit", size=200)["hits"]["hits"]}
+    audit = space.client.search(index=f"{space.prefix}-audit", size=200)["hits"]["hits"]
+    actions = {record["_source"]["action"] for record in audit}
     assert {"acknowledge_alert", "retry_alert", "test_alert_rule"} <= actions
 
 
@@ -302,8 +307,8 @@ def test_overview_cards_chart_links_and_share_of_voice(space):
 
 def test_saved_searches_and_exports_follow_the_filter(space):
     analyst = sign_in(space, "ana")
-    reply = analyst.post(f"{space.url}/saved-searches", data={"name": "ソニーの不満", "query": "brand=Sony&sentiment=negative",
-                                                            "csrf": analyst.csrf})
+    reply = analyst.post(f"{space.url}/saved-searches", data={
+        "name": "ソニーの不満", "query": "brand=Sony&sentiment=negative", "csrf": analyst.csrf})
     assert reply.status_code == 200 and "ソニーの不満" in reply.text
     exported = analyst.get(f"{space.url}/export", params={"format": "csv", "brand": "Sony", "period": "all"})
     assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
@@ -353,3 +358,20 @@ def test_the_json_api_is_served_beside_with_its_own_keys(space):
     reply = requests.get(f"{space.url}/v1/search", params={"q": "battery"},
                          headers={"X-API-Key": "analyst-key-0123456789"})
     assert reply.status_code == 200 and reply.json()["total"] >= 3
+
+
+def test_spikes_are_marked_and_link_to_their_negative_mentions():
+    from web import charts
+    from web.overview import Bucket, _spikes
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    counts = [1, 0, 2, 1, 1, 0, 1, 9, 1]
+    buckets = [Bucket(start + timedelta(days=i), start + timedelta(days=i + 1),
+                      {"negative": n, "neutral": 0, "positive": 2}) for i, n in enumerate(counts)]
+    _spikes(buckets)
+    assert [b.spike for b in buckets] == [False] * 7 + [True, False]
+    columns = [{"label": str(i), "counts": b.counts, "tip": "t", "spike": "spike!" if b.spike else ""}
+               for i, b in enumerate(buckets)]
+    svg = str(charts.stacked_columns("<chart>", columns, href=lambda c: f"/inbox?day={c['label']}",
+                                     spike_href=lambda c: f"/inbox?day={c['label']}&sentiment=negative"))
+    assert svg.count('class="spike"') == 1 and '<a href="/inbox?day=7&amp;sentiment=negative">' in svg
+    assert "<title>&lt;chart&gt;</title>" in svg

@@ -46,7 +46,8 @@ class Visit:
 
     def __init__(self, browser, space, name: str, locale: str = "en-US"):
         self.space = space
-        self.context = browser.new_context(locale=locale, timezone_id="Asia/Tokyo", viewport={"width": 1360, "height": 900})
+        self.context = browser.new_context(locale=locale, timezone_id="Asia/Tokyo",
+                                           viewport={"width": 1360, "height": 900})
         self.page = self.context.new_page()
         self.dialogs, self.errors, self.elsewhere = [], [], []
         self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib.resources import files
 from pathlib import Path
@@ -89,6 +90,8 @@ class Workspace:
                                           reviews_index=self.alias)
         self.sessions = SessionCodec(self.users.session_secret())
         self.throttle = LoginThrottle()
+        # Searches a page makes side by side (the sidebar's saved searches beside the page's own).
+        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="workspace")
 
 
 class Combined:
@@ -204,10 +207,12 @@ def build_app(space: Workspace) -> FastAPI:
         return page(request, "error.html", status=502,
                     message=Translator(request.state.language)("elasticsearch_error"))
 
-    def page(request: Request, template: str, status: int = 200, user: dict | None = None, **context) -> Response:
+    def page(request: Request, template: str, status: int = 200, user: dict | None = None,
+             saved: Future | None = None, **context) -> Response:
+        """The rendered template; `saved` is the sidebar's saved searches if the route asked for them early."""
         language = request.state.language
         view = context.pop("view", None) or View.from_params(request.query_params)
-        saved = space.saved.list() if user else []
+        saved = saved.result() if saved else space.saved.list() if user else []
         html = templates.get_template(template).render(
             t=Translator(language), lang=language, user=user, csrf=request.state.session["csrf"],
             path=request.url.path, here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -261,6 +266,7 @@ def build_app(space: Workspace) -> FastAPI:
     @app.get("/")
     def overview_page(request: Request, user: dict = Depends(viewer)):
         view = View.from_params(request.query_params)
+        saved = space.pool.submit(space.saved.list)
         now = datetime.now(timezone.utc)
         errors = list(view.errors)
         figures = None
@@ -290,25 +296,30 @@ def build_app(space: Workspace) -> FastAPI:
                 t("top_sites"), [{"label": r["site"], "counts": {k: r[k] for k in LABELS}}
                                  for r in figures["top_sites"]],
                 href=lambda r: "/inbox?" + view.link(site=[r["label"]]))
-        return page(request, "overview.html", user=user, view=view, figures=figures, chart=chart, errors=errors,
-                    timeline=timeline)
+        return page(request, "overview.html", user=user, saved=saved, view=view, figures=figures, chart=chart,
+                    errors=errors, timeline=timeline)
 
     @app.get("/inbox")
     def inbox_page(request: Request, after: str | None = None, size: int = Query(INBOX_PAGE, ge=5, le=100),
                    user: dict = Depends(viewer)):
         view = View.from_params(request.query_params)
         now = datetime.now(timezone.utc)
+        saved = space.pool.submit(space.saved.list)
         errors, rows, result, newest = list(view.errors), [], None, None
         try:
             filters = view.filters(*view.window(now))
-            result = search(space.client, space.alias, filters, space.brands, size=size, sort="newest", after=after)
-            newest = None if after else mentions.newest_fetch(space.client, space.alias, filters, space.brands)
+            # The page of mentions and the newest fetch time (where live updates start), side by side.
+            found = space.pool.submit(search, space.client, space.alias, filters, space.brands, size=size,
+                                      sort="newest", after=after)
+            if not after:
+                newest = mentions.newest_fetch(space.client, space.alias, filters, space.brands)
+            result = found.result()
         except QuerySyntaxError as exc:
             errors.append(str(exc))
         if result:
             triage = space.triage.many([doc["doc_id"] for doc in result.hits])
             rows = [mentions.present(doc, space.matcher, triage.get(doc["doc_id"])) for doc in result.hits]
-        return page(request, "inbox.html", user=user, view=view, rows=rows, errors=errors,
+        return page(request, "inbox.html", user=user, saved=saved, view=view, rows=rows, errors=errors,
                     total=result.total if result else 0, next_cursor=result.next_cursor if result else None, size=size,
                     default_size=INBOX_PAGE,
                     paged=bool(after), polled_after=newest or now.isoformat(timespec="milliseconds"))

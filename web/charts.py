@@ -78,8 +78,9 @@ def bars(title: str, rows: list[dict], href: Callable[[dict], str] | None = None
             if w:
                 inner.append(f'<rect class="{css}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}"/>')
                 x += w
-        inner.append(f'<text class="value" x="{x + 4:.1f}" y="{y + 15}">{escape(row.get("shown", _number(total)))}</text>')
-        tip = f'{row["label"]}: {row.get("shown", _number(total))}'
+        shown = row.get("shown", _number(total))
+        inner.append(f'<text class="value" x="{x + 4:.1f}" y="{y + 15}">{escape(shown)}</text>')
+        tip = f'{row["label"]}: {shown}'
         parts.append(_link(href(row), tip, "".join(inner)) if href else
                      f"<g><title>{escape(tip)}</title>{''.join(inner)}</g>")
     return _svg(width, height, title, parts)

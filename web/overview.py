@@ -63,11 +63,10 @@ def _labels(aggregation: dict) -> dict[str, int]:
 
 
 def queries(view: View, brands: BrandNames, now: datetime, alias: str, alerts_index: str) -> list[tuple[str, dict]]:
-    """(index, body) of every search the overview makes in its one multi-search (the benchmark issues the
-    same bodies bare)."""
+    """(index, body) of the searches of the overview's one multi-search."""
     start, end = view.window(now)
     previous = view.previous_window(now)
-    scope = build_query(view.filters(), brands)  # every filter but the period
+    scope = build_query(view.filters(), brands)  # every filter but the period: a site's first review ever
     by_label = {"terms": {"field": "sentiment.label", "size": 3}}
     stars = {"avg": {"field": "rating.normalized"}}
     histogram = {"field": "date", "calendar_interval": view.interval(now), "min_doc_count": 0}
@@ -81,7 +80,10 @@ def queries(view: View, brands: BrandNames, now: datetime, alias: str, alerts_in
     periods = {"current": current}
     if previous:
         periods["previous"] = {"filter": _range(*previous), "aggs": {"sentiment": by_label, "stars": stars}}
-    main = {"size": 0, "query": scope, "aggs": periods}
+    # Only the two periods' reviews are read for the cards (the range is an index lookup, not a scan).
+    both = build_query(view.filters(), brands)
+    both["bool"]["filter"].append(_range(previous[0] if previous else start, end))
+    main = {"size": 0, "query": both, "aggs": periods}
     first_seen = {"size": 0, "query": scope, "aggs": {"sites": {
         "terms": {"field": "site", "size": 10000}, "aggs": {"first": {"min": {"field": "date"}}}}}}
     alerts = {"size": 0, "query": _range(previous[0] if previous else start, end, "created_at"),

@@ -31,16 +31,18 @@ def add_parser(sub, default_config: str):
 
 def run(args) -> None:
     from web.indices import workspace_index
+    from web.teamwork import Audit
     from web.users import UserError, Users
     monitor = load_monitor(args.config)
     client = connect_elasticsearch(monitor.elasticsearch, write=False)
     users = Users(client, workspace_index(monitor.elasticsearch, "users"))
+    if args.action == "list":
+        print(table(["name", "role", "created_at"], users.list()))
+        return
     try:
         if args.action == "add":
             user = users.add(args.name, args.role, _password(args.password_stdin))
             print(f"added {user['name']} ({user['role']})")
-        elif args.action == "list":
-            print(table(["name", "role", "created_at"], users.list()))
         elif args.action == "remove":
             users.remove(args.name)
             print(f"removed {args.name}")
@@ -49,6 +51,10 @@ def run(args) -> None:
             print(f"password of {args.name} set; their sessions have ended")
     except UserError as exc:
         fail(str(exc))
+    # The workspace's audit trail holds user changes made here too, by whoever ran the command.
+    action = {"add": "add_user", "remove": "remove_user", "password": "set_password"}[args.action]
+    Audit(client, workspace_index(monitor.elasticsearch, "audit")).record(
+        f"cli:{getpass.getuser()}", action, f"user:{args.name}", {"role": args.role} if args.action == "add" else {})
 
 
 def _password(from_stdin: bool) -> str:

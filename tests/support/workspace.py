@@ -43,7 +43,8 @@ def documents(now: datetime) -> list[dict]:
     docs.append({**DOCUMENTS[1], **HOSTILE, "doc_id": HOSTILE_ID, "source_url": "https://kakaku.example.jp/x",
                  "published_at": (now - timedelta(hours=5)).isoformat(timespec="seconds"),
                  "fetched_at": (now - timedelta(hours=1)).isoformat(timespec="seconds"),
-                 "sentiment": {"label": "negative", "score": 0.95, "drivers": ['<script>window.__pwned=6</script>最悪。']}})
+                 "sentiment": {"label": "negative", "score": 0.95,
+                               "drivers": ['<script>window.__pwned=6</script>最悪。']}})
     return docs
 
 
@@ -81,8 +82,8 @@ class Workspace:
         self.monitor = load_monitor(self.config)
         self.alias = ensure_reviews_index(self.client, self.prefix)
         self.docs = documents(self.now)
-        failures = {k: v for k, v in BulkWriter(self.client, self.alias, folder / "spool.jsonl").write(self.docs).items()
-                    if v}
+        written = BulkWriter(self.client, self.alias, folder / "spool.jsonl").write(self.docs)
+        failures = {doc_id: error for doc_id, error in written.items() if error}
         assert not failures
         self.client.indices.refresh(index=self.alias)
 

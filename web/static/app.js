@@ -26,7 +26,9 @@ function mentionRow(row, labels) {
   const item = element("li", "mention arrived");
   item.dataset.docId = row.doc_id;
   const meta = element("div", "meta");
-  if (row.sentiment) meta.append(element("span", "badge " + row.sentiment, labels[row.sentiment] + (row.corrected ? " ✓" : "")));
+  if (row.sentiment) {
+    meta.append(element("span", "badge " + row.sentiment, labels[row.sentiment] + (row.corrected ? " ✓" : "")));
+  }
   if (row.stars !== null) {
     const whole = Math.round(row.stars);
     meta.append(element("span", "stars", "★".repeat(whole) + "☆".repeat(5 - whole)));
@@ -45,7 +47,9 @@ function mentionRow(row, labels) {
   title.href = "/mentions/" + encodeURIComponent(row.doc_id);
   item.append(title);
   const excerpt = element("p", "excerpt");
-  row.excerpt.forEach(([piece, brand]) => excerpt.append(brand ? element("mark", null, piece) : document.createTextNode(piece)));
+  row.excerpt.forEach(([piece, brand]) => {
+    excerpt.append(brand ? element("mark", null, piece) : document.createTextNode(piece));
+  });
   item.append(excerpt);
   if (row.drivers.length) {
     const drivers = element("ul", "drivers");
