@@ -59,6 +59,12 @@ class AlertDispatcher:
         return [alert for rule in self.rules.values() if not rule.scheduled
                 for alert in rule.match(item, context)]
 
+    def alert_now(self, review: dict) -> tuple[int, dict[str, int]]:
+        """Evaluate the per-item rules on one review as it is now (after a person relabelled it),
+        record what is new and send it at once: (new alerts, counts by delivery outcome)."""
+        claims = [claim for claim in map(self.submit, self.evaluate(review)) if claim]
+        return len(claims), self.deliver_claimed(claims)
+
     def run_scheduled(self, now: datetime | None = None) -> list[dict]:
         """Alerts from the scheduled rules (spike, digest) as of `now`."""
         context = self._context(now or utc_now())

@@ -170,7 +170,8 @@ def main() -> None:
         return
 
     from crawlers.static_site import StaticSite
-    from index.storage.node import LocalNode, _free_port
+    from foundations.ports import free_port
+    from index.storage.node import LocalNode
     home = Path(tempfile.mkdtemp(prefix="kuchikomi-bench-crawl-", dir="/var/tmp"))
     env = {**os.environ, "KUCHIKOMI_HOME": str(home / "state"), "HF_HUB_OFFLINE": "1"}
     os.environ["KUCHIKOMI_HOME"] = env["KUCHIKOMI_HOME"]
@@ -190,7 +191,7 @@ def main() -> None:
             return runs
 
     try:
-        es_url = node.start(port=_free_port())
+        es_url = node.start(port=free_port())
         if args.warm_up:
             site_dir = home / "site-warm-up"
             site_dir.mkdir()

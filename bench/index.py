@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from index.research.charts import write_chart  # noqa: E402
+from foundations.ports import free_port  # noqa: E402
 from index.research.query import BrandNames  # noqa: E402
 from index.research.report import REPORTS  # noqa: E402
 from index.research.search import Filters, search  # noqa: E402
-from index.storage.node import LocalNode, _free_port  # noqa: E402
+from index.storage.node import LocalNode  # noqa: E402
 from index.storage.schema import ensure_reviews_index, template_body  # noqa: E402
 from index.storage.writer import prepare_document  # noqa: E402
 from pipelines.index import ElasticsearchPipeline  # noqa: E402
@@ -218,7 +219,7 @@ def main() -> None:
     os.environ["KUCHIKOMI_ES_HEAP"] = args.heap
     node = LocalNode(home / "elasticsearch")
     try:
-        url = node.start(port=_free_port())
+        url = node.start(port=free_port())
         client = Elasticsearch([url], timeout=120)
         docs = list(make_documents(args.docs, seed=1))
         throughput(client, url, docs, args.rounds)

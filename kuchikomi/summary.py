@@ -93,3 +93,42 @@ def print_index_totals(monitor, client) -> None:
         print(f"alerts: {statuses.get(DELIVERED, 0)} delivered in total, {waiting} waiting "
               f"(held, grouped or retrying), {statuses.get(DEAD, 0)} failed for good "
               f"(`kuchikomi alerts list --failed`)")
+
+
+def record_crawls(monitor, stats: dict[str, dict], client) -> None:
+    """Each source's figures of this crawl into `<prefix>-crawls`, for the web workspace's sources page (the
+    stats themselves live only as long as the crawl process). A failure to write is logged, never fatal."""
+    import logging
+    import time
+    from datetime import datetime, timezone
+
+    from crawlers import source_state
+    from index.storage.client import ES_ERRORS, crawls_index
+    from index.storage.schema import ensure_crawls_index
+    from kuchikomi.schedule import DEFAULT_EVERY, due_in
+
+    def iso(moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
+
+    now = time.time()
+    default_every = monitor.crawl.get("every", DEFAULT_EVERY)
+    try:
+        index = ensure_crawls_index(client, crawls_index(monitor.elasticsearch))
+        for name, s in stats.items():
+            # The next run is known only for sources the schedule (`crawl --loop`) has started.
+            scheduled = source_state.load(name).get("last_started")
+            next_run = (datetime.fromtimestamp(now + due_in(monitor.source(name), default_every, now), timezone.utc)
+                        if scheduled else None)
+            client.index(index=index, body={
+                "source": name, "started_at": iso(s.get("start_time")),
+                "finished_at": iso(s.get("finish_time") or datetime.now(timezone.utc)),
+                "pages": s.get("kuchikomi/pages", 0), "pages_unchanged": s.get("kuchikomi/pages_unchanged", 0),
+                "reviews_new": s.get("kuchikomi/index/created", 0),
+                "reviews_updated": s.get("kuchikomi/index/updated", 0),
+                "reviews_unchanged": s.get("kuchikomi/index/unchanged", 0),
+                "errors": s.get("log_count/ERROR", 0), "errors_by_kind": errors_by_kind(s),
+                "finish_reason": s.get("finish_reason"), "next_run_at": iso(next_run)})
+    except ES_ERRORS as exc:
+        logging.getLogger(__name__).warning("crawl figures not recorded for the workspace: %s", exc)

@@ -7,7 +7,7 @@ import networkx as nx
 
 ROOT = Path(__file__).resolve().parents[1]
 # Higher imports lower. Stages on one level (sentiment, alerts) do not import each other.
-LAYERS = {"kuchikomi": 6, "crawlers": 5, "pipelines": 4, "sentiment": 3, "alerts": 3, "index.research": 2.5,
+LAYERS = {"kuchikomi": 6, "web": 5.5, "crawlers": 5, "pipelines": 4, "sentiment": 3, "alerts": 3, "index.research": 2.5,
           "index.storage": 2, "index": 2, "foundations": 1}
 
 

@@ -116,11 +116,14 @@ def _excluded_terms() -> frozenset[str]:
     return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
-def significant_terms(client, alias, filters: Filters, brands: BrandNames, top: int = 20) -> Report:
-    """Terms much more frequent in the negative reviews than in all reviews of the filtered brand(s)."""
+def significant_terms(client, alias, filters: Filters, brands: BrandNames, top: int = 20,
+                      sample: int = 2000) -> Report:
+    """Terms much more frequent in the negative reviews than in all reviews of the filtered brand(s).
+
+    The text of `sample` negative reviews (per shard) is analysed; fewer is faster and coarser."""
     scope = Filters(**{**filters.__dict__, "sentiments": []})
     aggs = {"negative": {"filter": {"term": {"sentiment.label": "negative"}}, "aggs": {"sample": {
-        "sampler": {"shard_size": 2000},
+        "sampler": {"shard_size": sample},
         "aggs": {"terms": {"significant_text": {
             "field": "body", "size": top + len(_excluded_terms()), "min_doc_count": 2,
             "filter_duplicate_text": True,

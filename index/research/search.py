@@ -35,6 +35,7 @@ class Filters:
     max_rating: float | None = None
     since: str | None = None
     until: str | None = None
+    sources: list[str] = field(default_factory=list)
 
 
 def parse_when(text: str, end: bool, now: datetime | None = None) -> str:
@@ -85,6 +86,8 @@ def filter_clauses(filters: Filters, brands: BrandNames) -> list[dict]:
         clauses.append({"terms": {"language": [lang.lower() for lang in filters.languages]}})
     if filters.sites:
         clauses.append({"terms": {"site": [site.lower() for site in filters.sites]}})
+    if filters.sources:
+        clauses.append({"terms": {"source": filters.sources}})
     stars = {}
     if filters.min_rating is not None:
         stars["gte"] = stars_to_normalized(filters.min_rating)

@@ -87,3 +87,8 @@ def copies_index(es_config: dict) -> str:
 
 def corrections_index(es_config: dict) -> str:
     return f"{index_prefix(es_config)}-sentiment-corrections"
+
+
+def crawls_index(es_config: dict) -> str:
+    """Each finished crawl's per-source figures, for the web workspace's sources page."""
+    return f"{index_prefix(es_config)}-crawls"

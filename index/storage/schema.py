@@ -212,6 +212,10 @@ def ensure_corrections_index(client: Elasticsearch, name: str) -> str:
     return _ensure_index(client, name, "corrections_mapping.json")
 
 
+def ensure_crawls_index(client: Elasticsearch, name: str) -> str:
+    return _ensure_index(client, name, "crawls_mapping.json")
+
+
 def ensure_copies_index(client: Elasticsearch, name: str) -> str:
     return _ensure_index(client, name, "copies_mapping.json")
 

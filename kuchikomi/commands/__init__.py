@@ -7,7 +7,7 @@ import unicodedata
 from pathlib import Path
 
 COMMANDS = ["crawl", "demo", "es", "extract", "sentiment", "search", "report", "export", "index", "api",
-            "alerts", "config", "frontier"]
+            "alerts", "config", "frontier", "web", "users"]
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "demo_monitor.yaml"
 
 

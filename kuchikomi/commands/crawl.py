@@ -29,7 +29,7 @@ def add_parser(sub, default_config: str):
 
 def run(args) -> None:
     from kuchikomi.crawl import browser_path, run_crawl
-    from kuchikomi.summary import print_summary
+    from kuchikomi.summary import print_summary, record_crawls
     monitor = load_monitor(args.config)
     if args.source:
         for name in args.source:
@@ -64,6 +64,7 @@ def run(args) -> None:
             Path(args.stats_file).write_text(json.dumps(stats, default=str))
             return
     print_summary(monitor, stats, client)
+    record_crawls(monitor, stats, client)
     for line in maintain_index(client, monitor):
         print(line)
     if any(s.get("kuchikomi/index/failed") for s in stats.values()):

@@ -10,6 +10,7 @@ from foundations import paths
 from kuchikomi.commands import DEMO_CONFIG, connect_elasticsearch, fail, load_classifier, load_monitor
 
 DEMO_PORT = 8765
+DEMO_USER = "demo"
 
 
 def add_parser(sub, default_config: str):
@@ -20,7 +21,7 @@ def add_parser(sub, default_config: str):
 
 def run(args) -> None:
     from kuchikomi.crawl import run_crawl
-    from kuchikomi.summary import print_summary
+    from kuchikomi.summary import print_summary, record_crawls
     from index.storage.node import LocalNode, NodeError
 
     started = time.monotonic()
@@ -51,7 +52,26 @@ def run(args) -> None:
         stats = run_crawl(monitor, classifier=classifier, overrides={"LOG_LEVEL": args.log_level})
     print("[4/4] done", file=sys.stderr)
     print_summary(monitor, stats, client)
+    record_crawls(monitor, stats, client)
     print(f"alerts file: {os.environ['KUCHIKOMI_DEMO_ALERTS']}")
     print(f"demo took {time.monotonic() - started:.1f} s")
     print(f"try a search:  .venv/bin/kuchikomi search 壊れ --config {DEMO_CONFIG}")
+    password = _demo_user(client, monitor)
+    print(f"web workspace: start it with  .venv/bin/kuchikomi web --config {DEMO_CONFIG}")
+    print(f"               then open http://127.0.0.1:8080/?period=all and sign in as {DEMO_USER} / {password}")
     print("the local Elasticsearch keeps running for that; stop it with `.venv/bin/kuchikomi es stop`")
+
+
+def _demo_user(client, monitor) -> str:
+    """The demo's workspace login (an analyst), with a new random password each run."""
+    import secrets
+
+    from web.indices import workspace_index
+    from web.users import Users
+    users = Users(client, workspace_index(monitor.elasticsearch, "users"))
+    password = secrets.token_urlsafe(12)
+    if users.get(DEMO_USER):
+        users.set_password(DEMO_USER, password)
+    else:
+        users.add(DEMO_USER, "analyst", password)
+    return password

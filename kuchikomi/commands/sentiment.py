@@ -160,7 +160,5 @@ def _correct(args) -> None:
         fail(str(exc))
     print(f"{args.doc_id}: {correction['model_label']} -> {args.label}")
     if monitor.alerts.get("rules"):
-        dispatcher = alert_dispatcher(monitor)
-        claims = [claim for claim in map(dispatcher.submit, dispatcher.evaluate(review)) if claim]
-        counts = dispatcher.deliver_claimed(claims)
-        print(f"{len(claims)} new alerts; delivered {counts['delivered']}, failed {counts['failed']}")
+        new, counts = alert_dispatcher(monitor).alert_now(review)
+        print(f"{new} new alerts; delivered {counts['delivered']}, failed {counts['failed']}")

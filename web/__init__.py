@@ -1,0 +1,1 @@
+"""The web workspace: overview, inbox, mentions, alerts, reports and sources for a team, in a browser."""
