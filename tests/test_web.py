@@ -11,23 +11,15 @@ import requests
 
 from kuchikomi.summary import record_crawls
 from tests.support.cli import kuchikomi
-from tests.support.workspace import HOSTILE_ID, PASSWORDS, Workspace, serve
-from web.app import create_workspace
+from tests.support.workspace import HOSTILE_ID, PASSWORDS, Workspace, served_workspace
 from web.i18n import messages
 from web.security import CONTENT_SECURITY_POLICY
 
 
 @pytest.fixture(scope="module")
 def space(es_url, tmp_path_factory):
-    workspace = Workspace(es_url, tmp_path_factory.mktemp("web"))
-    workspace.add_users()
-    workspace.raise_alerts()
-    server, thread, url = serve(create_workspace(workspace.monitor))
-    workspace.url = url
-    yield workspace
-    server.should_exit = True
-    thread.join(10)
-    workspace.close()
+    with served_workspace(es_url, tmp_path_factory.mktemp("web")) as workspace:
+        yield workspace
 
 
 def csrf_of(html: str) -> str:

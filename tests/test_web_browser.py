@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.storage.writer import BulkWriter
-from tests.support.workspace import HOSTILE_ID, PASSWORDS, Workspace, serve
-from web.app import create_workspace
+from tests.support.workspace import HOSTILE_ID, PASSWORDS, served_workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -25,15 +24,8 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def space(es_url, tmp_path_factory):
-    workspace = Workspace(es_url, tmp_path_factory.mktemp("web-browser"))
-    workspace.add_users()
-    workspace.raise_alerts()
-    server, thread, url = serve(create_workspace(workspace.monitor))
-    workspace.url = url
-    yield workspace
-    server.should_exit = True
-    thread.join(10)
-    workspace.close()
+    with served_workspace(es_url, tmp_path_factory.mktemp("web-browser")) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="module")

@@ -142,3 +142,10 @@ def query_errors(run):
         fail("there is no reviews index yet: run `kuchikomi crawl` first")
     except RequestError as exc:
         fail(f"Elasticsearch rejected the query: {exc.error}")
+
+
+def server_options(parser, port: int) -> None:
+    """Where a command that serves HTTP listens (the JSON API, the workspace)."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--log-level", default="INFO")

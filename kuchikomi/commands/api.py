@@ -1,15 +1,13 @@
 """`kuchikomi api`: the read-only JSON API over the reviews index."""
 from __future__ import annotations
 
-from kuchikomi.commands import fail, load_monitor
+from kuchikomi.commands import fail, load_monitor, server_options
 
 
 def add_parser(sub, default_config: str):
     api = sub.add_parser("api", help="serve the read-only JSON API (OpenAPI at /openapi.json)")
     api.add_argument("--config", "-c", default=default_config)
-    api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=8000)
-    api.add_argument("--log-level", default="INFO")
+    server_options(api, 8000)
     return api
 
 

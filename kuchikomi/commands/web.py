@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import sys
 
-from kuchikomi.commands import connect_elasticsearch, fail, load_monitor
+from kuchikomi.commands import connect_elasticsearch, fail, load_monitor, server_options
 
 
 def add_parser(sub, default_config: str):
     web = sub.add_parser("web", help="serve the web workspace (and the /v1 JSON API) for the team")
     web.add_argument("--config", "-c", default=default_config)
-    web.add_argument("--host", default="127.0.0.1")
-    web.add_argument("--port", type=int, default=8080)
-    web.add_argument("--log-level", default="INFO")
+    server_options(web, 8080)
     return web
 
 

@@ -3,6 +3,7 @@ corpus re-dated to the last weeks, one hostile review, three users (one per role
 working and a failing channel, served by uvicorn on 127.0.0.1."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -20,6 +21,7 @@ from index.storage.schema import ensure_reviews_index
 from index.storage.writer import BulkWriter
 from kuchikomi.config import load_monitor
 from tests.support.research_corpus import BRANDS, DOCUMENTS
+from web.app import create_workspace
 
 PASSWORDS = {"ada": "admin-password-1", "ana": "analyst-password-1", "vic": "viewer-password-1"}
 ROLES = {"ada": "admin", "ana": "analyst", "vic": "viewer"}
@@ -105,3 +107,18 @@ class Workspace:
 
     def close(self) -> None:
         self.client.indices.delete(index=f"{self.prefix}-*", ignore=[404])
+
+
+@contextlib.contextmanager
+def served_workspace(es_url: str, folder: Path):
+    """A workspace with its users and alerts, served by uvicorn on 127.0.0.1 until the block ends."""
+    workspace = Workspace(es_url, folder)
+    workspace.add_users()
+    workspace.raise_alerts()
+    server, thread, workspace.url = serve(create_workspace(workspace.monitor))
+    try:
+        yield workspace
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        workspace.close()
