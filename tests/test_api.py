@@ -8,7 +8,7 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kuchikomi.config import load_monitor
-from index.research.api import create_app
+from index.research.api import create_app, server_config
 from foundations.ports import free_port
 from tests.support.research_corpus import ids, where
 from tests.support.cli import kuchikomi
@@ -19,8 +19,8 @@ RESEARCHER = {"Authorization": "Bearer researcher-key-0123456789"}
 
 @pytest.fixture(scope="module")
 def api(research):
-    server = uvicorn.Server(uvicorn.Config(create_app(load_monitor(research["config"])), host="127.0.0.1",
-                                          port=free_port(), log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(load_monitor(research["config"])), "127.0.0.1", free_port(),
+                                          "warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
