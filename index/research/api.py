@@ -349,6 +349,10 @@ def _answer_for(exc: TransportError) -> tuple[int, str]:
         return 404, "there are no reviews yet: run `kuchikomi crawl` first"
     if exc.status_code == 400:
         return 400, f"Elasticsearch rejected the request ({_root_type(exc)}): check the field names and their types"
+    if types & {"aggregation_execution_exception", "aggregation_initialization_exception"}:
+        # Elasticsearch answers 500 to aggregations that name a path (order, buckets_path) that is not there.
+        return 400, ("Elasticsearch could not run the aggregations (aggregation_execution_exception): check the "
+                     "paths they name in order and buckets_path")
     return 502, "Elasticsearch failed on this request; the server log has the details"
 
 

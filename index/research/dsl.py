@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 from index.research.search import MAX_PAGE
+from index.storage.client import DEFAULT_PREFIX
+from index.storage.schema import template_body
 
 MAX_RESULT_WINDOW = 10_000    # from + size; the node's own index.max_result_window
 MAX_BUCKETS_PER_AGGREGATION = 1000
@@ -162,6 +165,32 @@ class FieldName(Text):
         return super().check(value, at, checker)
 
 
+@lru_cache(maxsize=1)
+def mapped_types() -> dict[str, str]:
+    """Field path -> its type in the reviews mapping (which is strict: no other fields get indexed)."""
+    def walk(properties: dict, prefix: str):
+        for name, spec in properties.items():
+            if "properties" in spec:
+                yield from walk(spec["properties"], f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}", spec.get("type", "object")
+    return dict(walk(template_body(DEFAULT_PREFIX)["mappings"]["properties"], ""))
+
+
+@dataclass(frozen=True)
+class TypedField(FieldName):
+    """A field of the reviews mapping of one of these types, where another type fails the search on the node."""
+    types: tuple[str, ...] = ()
+
+    def check(self, value, at, checker):
+        super().check(value, at, checker)
+        if mapped_types().get(value) not in self.types:
+            fitting = sorted(name for name, kind in mapped_types().items() if kind in self.types)
+            raise DSLRejected(at, f"{value[:50]!r} is not a {' or '.join(self.types)} field of the reviews "
+                                  f"(these are: {', '.join(fitting)})")
+        return value
+
+
 @dataclass(frozen=True)
 class OneOf(Kind):
     values: tuple
@@ -182,6 +211,7 @@ class OneOf(Kind):
 class ListOf(Kind):
     item: Kind
     max_items: int
+    min_items: int = 0
     json_types = (list,)
 
     @property
@@ -192,6 +222,8 @@ class ListOf(Kind):
         self.expect(value, at)
         if len(value) > self.max_items:
             raise DSLRejected(at, f"more than {self.max_items} items")
+        if len(value) < self.min_items:
+            raise DSLRejected(at, f"needs at least {self.min_items} item{'s' * (self.min_items > 1)}")
         return [self.item.check(item, _join(at, i), checker) for i, item in enumerate(value)]
 
 
@@ -217,12 +249,13 @@ def _refuse_key(at: str, key: str, allowed) -> DSLRejected:
 
 
 class Params(Kind):
-    """An object with only these keys."""
+    """An object with only these keys, and at least the `required` ones."""
     json_types = (dict,)
 
-    def __init__(self, allowed: dict[str, Kind], description: str = "an object"):
+    def __init__(self, allowed: dict[str, Kind], description: str = "an object", required: tuple[str, ...] = ()):
         self.allowed = allowed
         self.description = description
+        self.required = required
 
     def check(self, value, at, checker):
         self.expect(value, at)
@@ -231,6 +264,9 @@ class Params(Kind):
             if key not in self.allowed:
                 raise _refuse_key(_join(at, key), key, self.allowed)
             checked[key] = self.allowed[key].check(item, _join(at, key), checker)
+        missing = [key for key in self.required if key not in value]
+        if missing:
+            raise DSLRejected(at, f"needs {', '.join(missing)}")
         return checked
 
 
@@ -352,11 +388,10 @@ ORDER = OneOf(("asc", "desc"))
 SORT_ITEM = Either(FIELD, PerField(ORDER, {
     "order": ORDER, "mode": OneOf(("min", "max", "sum", "avg", "median")), "missing": SCALAR,
     "unmapped_type": OneOf(("keyword", "long", "double", "date", "boolean", "float", "integer")),
-    "format": Text(100), "numeric_type": OneOf(("double", "long", "date", "date_nanos"))}))
+    "numeric_type": OneOf(("double", "long", "date", "date_nanos"))}))
 SORT = Either(SORT_ITEM, ListOf(SORT_ITEM, 10))
 SOURCE_FIELDS = Either(FIELD, ListOf(FIELD, 100))
-SOURCE = Either(BOOL, FIELD, ListOf(FIELD, 100), Params({"includes": SOURCE_FIELDS, "excludes": SOURCE_FIELDS,
-                                                        "include": SOURCE_FIELDS, "exclude": SOURCE_FIELDS}))
+SOURCE = Either(BOOL, FIELD, ListOf(FIELD, 100), Params({"includes": SOURCE_FIELDS, "excludes": SOURCE_FIELDS}))
 MLT_ITEM = Either(Text(MAX_TEXT), Params({"_id": Text(512)}, "a review by _id"))
 MLT_LIKE = Either(MLT_ITEM, ListOf(MLT_ITEM, 20))
 
@@ -383,7 +418,7 @@ QUERY_TYPES: dict[str, Kind] = {
                              "include_lower": BOOL, "include_upper": BOOL, "format": Text(100),
                              "time_zone": Text(50), "relation": OneOf(("INTERSECTS", "CONTAINS", "WITHIN")),
                              **NAMED}),
-    "exists": Params({"field": FIELD, **NAMED}),
+    "exists": Params({"field": FIELD, **NAMED}, required=("field",)),
     "prefix": PerField(PATTERN, {"value": PATTERN, "case_insensitive": BOOL, **NAMED}),
     "wildcard": PerField(PATTERN, {"value": PATTERN, "wildcard": PATTERN, "case_insensitive": BOOL, **NAMED}),
     "ids": Params({"values": ListOf(Text(512), 1000), **NAMED}),
@@ -413,8 +448,9 @@ QUERY_TYPES: dict[str, Kind] = {
 }
 
 HIGHLIGHT_OPTIONS = {
-    "pre_tags": ListOf(Text(100), 10), "post_tags": ListOf(Text(100), 10), "fragment_size": Integer(1, 10_000),
-    "number_of_fragments": Integer(0, 100), "no_match_size": Integer(0, 10_000),
+    # An empty list of tags fails the search on the node (a 500).
+    "pre_tags": ListOf(Text(100), 10, min_items=1), "post_tags": ListOf(Text(100), 10, min_items=1),
+    "fragment_size": Integer(1, 10_000), "number_of_fragments": Integer(0, 100), "no_match_size": Integer(0, 10_000),
     "order": OneOf(("score", "none")), "require_field_match": BOOL, "type": OneOf(("unified", "plain", "fvh")),
     "encoder": OneOf(("default", "html")), "highlight_query": QUERY,
     "boundary_scanner": OneOf(("chars", "sentence", "word")), "fragmenter": OneOf(("simple", "span")),
@@ -434,6 +470,11 @@ class Aggregation:
     data_dependent: bool = False
     hits: Callable[[dict], int] | None = None      # top_hits: documents per bucket it sits in
     defaults: dict = field(default_factory=dict)
+    # Where the node would fail the search (a 500) otherwise: needs sub-aggregations, takes none, or goes only
+    # under these aggregations (None: at the top).
+    needs_subaggregations: bool = False
+    takes_subaggregations: bool = True
+    under: frozenset[str | None] | None = None
 
 
 def _size(default: int) -> Callable[[dict], int]:
@@ -450,8 +491,12 @@ def _one(params) -> int:
 
 BUCKET_SIZE = Integer(1, MAX_BUCKETS_PER_AGGREGATION)
 SHARD_SIZE = Integer(1, 5 * MAX_BUCKETS_PER_AGGREGATION)
-VALUES_OF = {"field": FIELD, "missing": SCALAR, "format": Text(100)}
-METRIC = Params(VALUES_OF)
+# No `format` on numbers: with one, a `missing` the format cannot parse fails the search on the node (a 500).
+VALUES_OF = {"field": FIELD, "missing": SCALAR}
+# Date aggregations on another field fail the search on the node (a 500) or answer nonsense.
+DATE_FIELD = TypedField(types=("date",))
+DATES_OF = {"field": DATE_FIELD, "missing": Text(100), "format": Text(100)}
+METRIC = Params(VALUES_OF, required=("field",))
 TDIGEST = Params({"compression": Number(1, 1000)})
 TERMS_ORDER_ITEM = DictOf(Text(200), ORDER, 1)
 TERMS_ORDER = Either(TERMS_ORDER_ITEM, ListOf(TERMS_ORDER_ITEM, 5))
@@ -472,11 +517,12 @@ SIGNIFICANCE = {"size": BUCKET_SIZE, "shard_size": SHARD_SIZE, "min_doc_count": 
                 "gnd": Params({"background_is_superset": BOOL})}
 RANGES = ListOf(Params({"from": BOUND, "to": BOUND, "key": Text(100)}), 100)
 COMPOSITE_SOURCE = OneKey({
-    "terms": Params({"field": FIELD, "missing_bucket": BOOL, "order": ORDER}),
-    "histogram": Params({"field": FIELD, "interval": HISTOGRAM_INTERVAL, "missing_bucket": BOOL, "order": ORDER}),
-    "date_histogram": Params({"field": FIELD, "calendar_interval": CALENDAR_INTERVAL,
+    "terms": Params({"field": FIELD, "missing_bucket": BOOL, "order": ORDER}, required=("field",)),
+    "histogram": Params({"field": FIELD, "interval": HISTOGRAM_INTERVAL, "missing_bucket": BOOL, "order": ORDER},
+                        required=("field", "interval")),
+    "date_histogram": Params({"field": DATE_FIELD, "calendar_interval": CALENDAR_INTERVAL,
                               "fixed_interval": FIXED_INTERVAL, "time_zone": Text(50), "format": Text(100),
-                              "missing_bucket": BOOL, "order": ORDER}),
+                              "missing_bucket": BOOL, "order": ORDER}, required=("field",)),
 }, "composite source")
 BUCKETS_PATH = Either(Text(200), DictOf(Text(100), Text(200), 10))
 BUCKET_METRIC = Params({"buckets_path": BUCKETS_PATH, "gap_policy": OneOf(("skip", "insert_zeros")),
@@ -484,13 +530,14 @@ BUCKET_METRIC = Params({"buckets_path": BUCKETS_PATH, "gap_policy": OneOf(("skip
 
 AGGREGATION_TYPES: dict[str, Aggregation] = {
     **{name: Aggregation(METRIC) for name in ("avg", "sum", "min", "max", "value_count", "stats")},
-    "extended_stats": Aggregation(Params({**VALUES_OF, "sigma": Number(0, 10)})),
-    "cardinality": Aggregation(Params({**VALUES_OF, "precision_threshold": Integer(0, 3000)})),
+    "extended_stats": Aggregation(Params({**VALUES_OF, "sigma": Number(0, 10)}, required=("field",))),
+    "cardinality": Aggregation(Params({**VALUES_OF, "precision_threshold": Integer(0, 3000)}, required=("field",))),
     "percentiles": Aggregation(Params({**VALUES_OF, "percents": ListOf(Number(0, 100), 20), "keyed": BOOL,
-                                       "tdigest": TDIGEST})),
+                                       "tdigest": TDIGEST}, required=("field",))),
     "percentile_ranks": Aggregation(Params({**VALUES_OF, "values": ListOf(Number(), 20), "keyed": BOOL,
-                                            "tdigest": TDIGEST})),
-    "median_absolute_deviation": Aggregation(Params({**VALUES_OF, "compression": Number(1, 1000)})),
+                                            "tdigest": TDIGEST}, required=("field", "values"))),
+    "median_absolute_deviation": Aggregation(Params({**VALUES_OF, "compression": Number(1, 1000)},
+                                                    required=("field",))),
     "top_hits": Aggregation(Params({"size": Integer(0, 100), "from": Integer(0, 100), "sort": SORT,
                                     "_source": SOURCE, "track_scores": BOOL, "version": BOOL}),
                             hits=lambda params: params.get("from", 0) + params.get("size", 3)),
@@ -498,47 +545,55 @@ AGGREGATION_TYPES: dict[str, Aggregation] = {
         **VALUES_OF, "size": BUCKET_SIZE, "shard_size": SHARD_SIZE, "min_doc_count": Integer(0, 2 ** 31 - 1),
         "shard_min_doc_count": Integer(0, 2 ** 31 - 1), "order": TERMS_ORDER, "include": INCLUDE,
         "exclude": EXCLUDE, "execution_hint": OneOf(("map", "global_ordinals")),
-        "collect_mode": OneOf(("breadth_first", "depth_first")), "show_term_doc_count_error": BOOL}),
-        buckets=_size(10)),
-    "significant_terms": Aggregation(Params({"field": FIELD, **SIGNIFICANCE}), buckets=_size(10)),
-    "significant_text": Aggregation(Params({"field": FIELD, "filter_duplicate_text": BOOL,
-                                            "source_fields": ListOf(FIELD, 10), **SIGNIFICANCE}), buckets=_size(10)),
+        "collect_mode": OneOf(("breadth_first", "depth_first")), "show_term_doc_count_error": BOOL},
+        required=("field",)), buckets=_size(10)),
+    # On a float field significant_terms fails the search on the node (a 500).
+    "significant_terms": Aggregation(Params({"field": TypedField(types=("keyword", "long", "integer")),
+                                             **SIGNIFICANCE}, required=("field",)), buckets=_size(10)),
+    "significant_text": Aggregation(Params({"field": TypedField(types=("text",)), "filter_duplicate_text": BOOL,
+                                            "source_fields": ListOf(FIELD, 10), **SIGNIFICANCE}, required=("field",)),
+                                    buckets=_size(10), takes_subaggregations=False),
     "histogram": Aggregation(Params({**VALUES_OF, "interval": HISTOGRAM_INTERVAL, "offset": Number(),
-                                     "min_doc_count": MIN_DOC_COUNT, "order": TERMS_ORDER, "keyed": BOOL}),
+                                     "min_doc_count": MIN_DOC_COUNT, "order": TERMS_ORDER, "keyed": BOOL},
+                                    required=("field", "interval")),
                              buckets=_one, data_dependent=True, defaults={"min_doc_count": 1}),
     "date_histogram": Aggregation(Params({
-        **VALUES_OF, "calendar_interval": CALENDAR_INTERVAL, "fixed_interval": FIXED_INTERVAL,
+        **DATES_OF, "calendar_interval": CALENDAR_INTERVAL, "fixed_interval": FIXED_INTERVAL,
         "time_zone": Text(50), "offset": Text(20, r"[+-]?[0-9]{1,9}(ms|s|m|h|d)", "an offset like +6h"),
-        "min_doc_count": MIN_DOC_COUNT, "order": TERMS_ORDER, "keyed": BOOL}),
+        "min_doc_count": MIN_DOC_COUNT, "order": TERMS_ORDER, "keyed": BOOL}, required=("field",)),
         buckets=_one, data_dependent=True, defaults={"min_doc_count": 1}),
     "auto_date_histogram": Aggregation(Params({
-        **VALUES_OF, "buckets": BUCKET_SIZE, "time_zone": Text(50),
-        "minimum_interval": OneOf(("second", "minute", "hour", "day", "month", "year"))}),
+        **DATES_OF, "buckets": BUCKET_SIZE, "time_zone": Text(50),
+        "minimum_interval": OneOf(("second", "minute", "hour", "day", "month", "year"))}, required=("field",)),
         buckets=lambda params: params.get("buckets", 10)),
-    "range": Aggregation(Params({**VALUES_OF, "ranges": RANGES, "keyed": BOOL}), buckets=_count("ranges")),
-    "date_range": Aggregation(Params({**VALUES_OF, "ranges": RANGES, "keyed": BOOL, "time_zone": Text(50)}),
-                              buckets=_count("ranges")),
+    "range": Aggregation(Params({**VALUES_OF, "ranges": RANGES, "keyed": BOOL}, required=("field", "ranges")),
+                         buckets=_count("ranges")),
+    "date_range": Aggregation(Params({**DATES_OF, "ranges": RANGES, "keyed": BOOL, "time_zone": Text(50)},
+                                     required=("field", "ranges")), buckets=_count("ranges")),
     "filter": Aggregation(QUERY, buckets=_one),
     "filters": Aggregation(Params({"filters": Either(DictOf(Text(100), QUERY, MAX_CLAUSES),
                                                      ListOf(QUERY, MAX_CLAUSES)),
                                    "other_bucket": BOOL, "other_bucket_key": Text(100)}),
                            buckets=_count("filters", extra=1)),
-    "missing": Aggregation(Params({"field": FIELD}), buckets=_one),
-    "global": Aggregation(Params({}), buckets=_one),
-    "sampler": Aggregation(Params({"shard_size": SHARD_SIZE}), buckets=_one),
+    "missing": Aggregation(Params({"field": FIELD}, required=("field",)), buckets=_one),
+    "global": Aggregation(Params({}), buckets=_one, under=frozenset({None})),
+    "sampler": Aggregation(Params({"shard_size": SHARD_SIZE}), buckets=_one, needs_subaggregations=True),
     "composite": Aggregation(Params({"size": BUCKET_SIZE, "sources": ListOf(DictOf(Text(100), COMPOSITE_SOURCE, 1), 5),
                                      "after": DictOf(Text(100), BOUND, 5)}), buckets=_size(10)),
     **{name: Aggregation(BUCKET_METRIC) for name in ("avg_bucket", "sum_bucket", "min_bucket", "max_bucket",
                                                      "stats_bucket")},
     "bucket_sort": Aggregation(Params({"sort": SORT, "from": Integer(0, MAX_BUCKETS_PER_AGGREGATION),
-                                       "size": BUCKET_SIZE, "gap_policy": OneOf(("skip", "insert_zeros"))})),
+                                       "size": BUCKET_SIZE, "gap_policy": OneOf(("skip", "insert_zeros"))}),
+                               under=frozenset({"terms", "significant_terms", "significant_text", "histogram",
+                                                "date_histogram", "auto_date_histogram", "range", "date_range",
+                                                "filters", "composite"})),
 }
 AGGREGATION_NAME = Text(100, r"[^\[\]>]+", "an aggregation name (no [, ] or >)")
 
 SEARCH = Params({
     "query": QUERY, "post_filter": QUERY, "aggs": Aggregations(), "aggregations": Aggregations(),
     "size": Integer(0, MAX_PAGE), "from": Integer(0, MAX_RESULT_WINDOW), "sort": SORT, "_source": SOURCE,
-    "search_after": ListOf(Either(Text(1000), Number(), BOOL, Null()), 10),
+    "search_after": ListOf(Either(Text(1000), Number(), BOOL), 10),  # a null fails the search (a 500)
     "track_total_hits": Either(BOOL, Integer(0, 2 ** 31 - 1)), "track_scores": BOOL, "min_score": Number(),
     "highlight": HIGHLIGHT,
 }, "a search body")
@@ -552,6 +607,7 @@ class Checker:
         self.aggregation_depth = 0
         self.aggregation_count = 0
         self.enclosing_buckets = 1       # the product of the bounded bucket counts above this point
+        self.parent: str | None = None   # the type of the aggregation these sub-aggregations are under
         self.under_data_dependent = False
         self.bucket_total = 0
         self.top_hits_total = 0
@@ -593,14 +649,19 @@ class Checker:
         kind = types[0]
         spec = AGGREGATION_TYPES[kind]
         where = _join(at, kind)
+        if spec.under is not None and self.parent not in spec.under:
+            places = ", ".join(sorted(parent or "the top level" for parent in spec.under))
+            raise DSLRejected(where, f"a {kind} aggregation goes only under {places}")
         params = spec.params.check(body[kind], where, self)
         if isinstance(params, dict) and spec.defaults:
             params = {**spec.defaults, **params}
         checked = {kind: params}
         if spec.hits:
             self._count_hits(spec.hits(params), where)
-        if subs and spec.buckets is None:
-            raise DSLRejected(_join(at, subs[0]), f"a {kind} aggregation has no buckets to aggregate further")
+        if subs and (spec.buckets is None or not spec.takes_subaggregations):
+            raise DSLRejected(_join(at, subs[0]), f"a {kind} aggregation takes no sub-aggregations")
+        if spec.needs_subaggregations and not (subs and body[subs[0]]):
+            raise DSLRejected(where, f"a {kind} aggregation needs sub-aggregations (aggs) to run on its buckets")
         if spec.buckets is None:
             return checked
         buckets = self.enclosing_buckets * spec.buckets(params)
@@ -609,13 +670,13 @@ class Checker:
             raise DSLRejected(where, f"the aggregations could make {self.bucket_total} buckets, more than "
                                      f"{MAX_BUCKETS}: use smaller sizes or fewer levels")
         if subs:
-            saved = self.enclosing_buckets, self.under_data_dependent
-            self.enclosing_buckets = buckets
+            saved = self.enclosing_buckets, self.under_data_dependent, self.parent
+            self.enclosing_buckets, self.parent = buckets, kind
             self.under_data_dependent = self.under_data_dependent or spec.data_dependent
             try:
                 checked[subs[0]] = self.aggregations(body[subs[0]], _join(at, subs[0]))
             finally:
-                self.enclosing_buckets, self.under_data_dependent = saved
+                self.enclosing_buckets, self.under_data_dependent, self.parent = saved
         return checked
 
     def _count_hits(self, per_bucket: int, at: str) -> None:
@@ -633,4 +694,6 @@ def validate_dsl(body: Any) -> dict:
     checked = SEARCH.check(body, "", Checker())
     if checked.get("from", 0) + checked.get("size", 10) > MAX_RESULT_WINDOW:
         raise DSLRejected("from", f"from + size may be at most {MAX_RESULT_WINDOW}; page on with search_after")
+    if checked.get("search_after") is not None and checked.get("from", 0):
+        raise DSLRejected("from", "must be 0 with search_after (which says where the page starts)")
     return checked
