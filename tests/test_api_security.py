@@ -208,6 +208,27 @@ RESEARCH_BODIES = [
 ]
 
 
+# What Python's JSON parser can hand the validator: 400-digit integers and inf/nan (1e400, NaN) too.
+SCALAR_JSON = st.none() | st.booleans() | st.integers(-10 ** 400, 10 ** 400) | st.floats() | st.text(max_size=20)
+JSON = st.recursive(SCALAR_JSON, lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=20), inner, max_size=4), max_leaves=30)
+# Keys of the vocabulary, so that drawn objects get past the first level now and then.
+VOCABULARY = st.sampled_from(["query", "aggs", "bool", "must", "terms", "match", "range", "sort", "size", "field",
+                              "date_histogram", "histogram", "top_hits", "filter", "min_doc_count", "site", "_source"])
+VOCABULARY_JSON = st.recursive(JSON, lambda inner: st.dictionaries(VOCABULARY, inner, max_size=3), max_leaves=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(body=JSON | VOCABULARY_JSON)
+def test_the_validator_answers_any_json_with_a_body_or_a_one_line_refusal(body):
+    try:
+        checked = validate_dsl(body)
+    except DSLRejected as refused:
+        assert "\n" not in str(refused) and len(str(refused)) < 2000
+    else:
+        assert isinstance(checked, dict)
+
+
 @pytest.mark.parametrize("body", RESEARCH_BODIES)
 def test_ordinary_research_bodies_pass_unchanged(body):
     assert validate_dsl(body) == body

@@ -304,8 +304,8 @@ def create_app(monitor) -> FastAPI:
         """A raw Elasticsearch search body against the reviews, for keys with raw_dsl enabled.
 
         Only listed query and aggregation types and parameters are taken (no scripts, nothing that reads
-        another index); sizes, buckets and nesting are bounded, and the node stops the search after
-        DSL_TIMEOUT_SECONDS. A refused body is a 400 naming the offending key's path."""
+        another index); sizes, buckets and nesting are bounded, and the node stops the search after 10 s.
+        A refused body is a 400 naming the offending key's path."""
         if not key.get("raw_dsl"):
             raise HTTPException(403, f"key {key['name']!r} may not send raw DSL (set raw_dsl: true for it)")
         return dsl_client.search(index=alias, body=validate_dsl(body), timeout=f"{DSL_TIMEOUT_SECONDS}s",
@@ -318,7 +318,8 @@ def create_app(monitor) -> FastAPI:
 
 def _errors(exc: TransportError) -> list[dict]:
     """Every error object in Elasticsearch's reply: root causes, causes, shard failures."""
-    found, pending = [], [exc.info.get("error")] if isinstance(exc.info, dict) else []
+    found = []
+    pending = [exc.info.get("error")] if isinstance(exc.info, dict) else []
     while pending:
         item = pending.pop()
         if isinstance(item, dict):

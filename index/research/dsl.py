@@ -56,7 +56,16 @@ class DSLRejected(ValueError):
 
 
 def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
+    key = str(key)
+    if len(key) > 50 or not key.isprintable():
+        key = _shown(key)
+    return f"{path}.{key}" if path else key
+
+
+def _shown(value: Any) -> str:
+    """A value from the body for a message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 50 else text[:50] + "…"
 
 
 def _type_name(value: Any) -> str:
@@ -93,7 +102,7 @@ class Integer(Kind):
         self.expect(value, at)
         if not self.low <= value <= self.high:
             why = f" ({self.why})" if self.why else ""
-            raise DSLRejected(at, f"{value} is not allowed: {self.description}{why}")
+            raise DSLRejected(at, f"{_shown(value)} is not allowed: {self.description}{why}")
         return value
 
 
@@ -109,8 +118,9 @@ class Number(Kind):
 
     def check(self, value, at, checker):
         self.expect(value, at)
-        if not (math.isfinite(value) and self.low <= value <= self.high):
-            raise DSLRejected(at, f"{value} is not allowed: {self.description}")
+        # Python's JSON reads 1e400 as inf; an integer of 400 digits has no float (isfinite would overflow).
+        if isinstance(value, float) and not math.isfinite(value) or not self.low <= value <= self.high:
+            raise DSLRejected(at, f"{_shown(value)} is not allowed: {self.description}")
         return value
 
 
@@ -148,7 +158,7 @@ class Text(Kind):
         if len(value) > self.max_length:
             raise DSLRejected(at, f"longer than {self.max_length} characters")
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise DSLRejected(at, f"{value[:50]!r} is not {self.what}")
+            raise DSLRejected(at, f"{_shown(value)} is not {self.what}")
         return value
 
 
@@ -160,6 +170,7 @@ class FieldName(Text):
     what: str = "a field name"
 
     def check(self, value, at, checker):
+        self.expect(value, at)
         if value in REFUSED_BECAUSE:
             raise DSLRejected(at, f"not allowed: {REFUSED_BECAUSE[value]}")
         return super().check(value, at, checker)
@@ -186,7 +197,7 @@ class TypedField(FieldName):
         super().check(value, at, checker)
         if mapped_types().get(value) not in self.types:
             fitting = sorted(name for name, kind in mapped_types().items() if kind in self.types)
-            raise DSLRejected(at, f"{value[:50]!r} is not a {' or '.join(self.types)} field of the reviews "
+            raise DSLRejected(at, f"{_shown(value)} is not a {' or '.join(self.types)} field of the reviews "
                                   f"(these are: {', '.join(fitting)})")
         return value
 
@@ -203,7 +214,7 @@ class OneOf(Kind):
     def check(self, value, at, checker):
         self.expect(value, at)
         if value not in self.values:
-            raise DSLRejected(at, f"{value[:50]!r} is not allowed: {self.description}")
+            raise DSLRejected(at, f"{_shown(value)} is not allowed: {self.description}")
         return value
 
 
