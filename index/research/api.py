@@ -14,6 +14,7 @@ import math
 import sys
 import threading
 import time
+from http import HTTPStatus
 from typing import Any, Literal
 
 import h11
@@ -171,9 +172,9 @@ class LimitedH11Protocol(H11Protocol):
         self.logger.warning("refused a request head over %d bytes from %s with %d", MAX_REQUEST_HEAD_BYTES,
                             self.client[0] if self.client else "?", status)
         body = json.dumps({"detail": detail}).encode()
-        for event in (h11.Response(status_code=status, headers=[(b"content-type", b"application/json"),
-                                                                (b"content-length", str(len(body)).encode()),
-                                                                (b"connection", b"close")]),
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
+        for event in (h11.Response(status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode()),
                       h11.Data(data=body), h11.EndOfMessage()):
             self.transport.write(self.conn.send(event))
         self.draining = True
