@@ -32,13 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+import uvicorn  # noqa: E402
 import yaml  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from foundations.ports import free_port  # noqa: E402
 from index.storage.node import LocalNode  # noqa: E402
 from kuchikomi.config import load_monitor  # noqa: E402
-from tests.support.workspace import serve  # noqa: E402
+from tests.support.api import served  # noqa: E402
 from web.app import create_workspace  # noqa: E402
 from web.indices import workspace_index  # noqa: E402
 from web.users import Users  # noqa: E402
@@ -140,19 +141,17 @@ def main() -> None:
         Users(client, workspace_index(monitor.elasticsearch, "users")).add("bench", "viewer", PASSWORD)
         app = create_workspace(monitor)
         recorder = Recorder(app.workspace.state.workspace.client)
-        server, thread, url = serve(app)
-        session = requests.Session()
-        token = re.search(r'name="csrf" value="([^"]+)"', session.get(f"{url}/login").text)[1]
-        session.post(f"{url}/login", data={"name": "bench", "password": PASSWORD, "csrf": token})
-        print(f"workspace pages on {client.count(index='bench-large-reviews')['count']:,} reviews "
-              f"({args.repeats} runs each, a different 90-day window and filter each run, request cache off):")
-        print(f"  {'page':<10} {'server p50':>11} {'server p95':>11} {'bare ES p50':>12} {'bare ES p95':>12}")
-        for name, path in (("overview", "/"), ("inbox", "/inbox")):
-            times, bare = measure(session, url, path, recorder, args.repeats)
-            print(f"  {name:<10} {statistics.median(times):8.1f} ms {p95(times):8.1f} ms "
-                  f"{statistics.median(bare):9.1f} ms {p95(bare):9.1f} ms", flush=True)
-        server.should_exit = True
-        thread.join(10)
+        with served(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")) as url:
+            session = requests.Session()
+            token = re.search(r'name="csrf" value="([^"]+)"', session.get(f"{url}/login").text)[1]
+            session.post(f"{url}/login", data={"name": "bench", "password": PASSWORD, "csrf": token})
+            print(f"workspace pages on {client.count(index='bench-large-reviews')['count']:,} reviews "
+                  f"({args.repeats} runs each, a different 90-day window and filter each run, request cache off):")
+            print(f"  {'page':<10} {'server p50':>11} {'server p95':>11} {'bare ES p50':>12} {'bare ES p95':>12}")
+            for name, path in (("overview", "/"), ("inbox", "/inbox")):
+                times, bare = measure(session, url, path, recorder, args.repeats)
+                print(f"  {name:<10} {statistics.median(times):8.1f} ms {p95(times):8.1f} ms "
+                      f"{statistics.median(bare):9.1f} ms {p95(bare):9.1f} ms", flush=True)
     finally:
         node.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -1,15 +1,12 @@
 """The JSON API served by uvicorn on 127.0.0.1, over the real node: keys, limits, 4xx messages, results."""
-import threading
-import time
+import base64
 
 import pytest
 import requests
-import uvicorn
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from foundations.ports import free_port
-from index.research.api import create_app
 from kuchikomi.config import load_monitor
+from tests.support.api import running_api
 from tests.support.cli import kuchikomi
 from tests.support.research_corpus import ids, where
 
@@ -19,16 +16,8 @@ RESEARCHER = {"Authorization": "Bearer researcher-key-0123456789"}
 
 @pytest.fixture(scope="module")
 def api(research):
-    server = uvicorn.Server(uvicorn.Config(create_app(load_monitor(research["config"])), host="127.0.0.1",
-                                          port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(10)
+    with running_api(research["config"]) as url:
+        yield url
 
 
 def test_search_and_reports_over_http(api):
@@ -64,6 +53,12 @@ def test_requests_without_a_valid_key_are_refused(api, headers, status, message)
     ("/v1/search", {"q": "colour:red"}, "unknown field 'colour'"),
     ("/v1/search", {"size": 5000}, "size"),
     ("/v1/search", {"since": "yesterday-ish"}, "not a date"),
+    ("/v1/search", {"since": "9" * 400 + "d"}, "since: String should have at most 100 characters"),
+    ("/v1/search", {"since": "9" * 99 + "d"}, "reaches back before the year 1"),
+    ("/v1/search", {"until": "9999-12-31"}, "past the last date"),
+    ("/v1/reports/mentions", {"since": "9" * 20 + "h"}, "reaches back before the year 1"),
+    ("/v1/search", {"after": base64.urlsafe_b64encode(b"[NaN, 1e400]").decode(), "sort": "newest"}, "cursor"),
+    ("/v1/search", {"after": base64.urlsafe_b64encode(b"[" * 1400).decode()}, "cursor"),
     ("/v1/search", {"after": "garbage"}, "cursor"),
     ("/v1/search", {"sentiment": "angry"}, "sentiment"),
     ("/v1/reports/mentions", {"interval": "fortnight"}, "interval"),

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -109,8 +110,45 @@ def test_bad_dates_and_cursors_are_query_errors(research):
         parse_when("last tuesday", end=False)
     with pytest.raises(QuerySyntaxError, match="before the year 1"):
         parse_when("99999999y", end=False)
+    with pytest.raises(QuerySyntaxError, match="before the year 1"):
+        search(research["client"], research["alias"], Filters(since="1" * 5000 + "h"), BRAND_NAMES)
     with pytest.raises(QuerySyntaxError, match="cursor"):
         search(research["client"], research["alias"], Filters(), BRAND_NAMES, after="bm90LWEtY3Vyc29y")
+
+
+@pytest.mark.parametrize("text, end, message", [
+    ("9" * 400 + "d", False, r"^'9{40}…' reaches back before the year 1$"),  # int / 24 overflowed a float
+    ("9" * 5000 + "h", False, "reaches back before the year 1"),            # int() refuses 4,300 digits
+    ("999999999h", True, "reaches back before the year 1"),
+    ("9999-12-31", True, "past the last date there is"),                    # the day after overflowed
+    ("2024-13", False, "not a date"),
+    ("2024-02-30", False, "not a date"),
+])
+def test_dates_out_of_range_are_query_errors(text, end, message):
+    with pytest.raises(QuerySyntaxError, match=message):
+        parse_when(text, end=end)
+
+
+def test_dates_at_the_edges_still_parse():
+    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert parse_when("0d", end=False, now=now) == "2024-05-01T00:00:00+00:00"
+    assert parse_when("0000000030d", end=False, now=now) == "2024-04-01T00:00:00+00:00"
+    assert parse_when("12h", end=False, now=now) == "2024-04-30T12:00:00+00:00"
+    assert parse_when("9999-12-31", end=False) == "9999-12-31T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("command", ["search", "report", "export"])
+@pytest.mark.parametrize("option, value, message", [
+    ("--since", "9" * 400 + "d", "reaches back before the year 1"),
+    ("--until", "9999-12-31", "past the last date there is (9999-12-31)"),
+    ("--since", "2024-02-30", "is not a date"),
+    ("--min-rating", "1e400", "rating inf is outside 1..5 stars"),
+])
+def test_cli_bad_dates_and_numbers_are_one_line(research, command, option, value, message):
+    result = kuchikomi(command, option, value, "-c", research["config"])
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert result.stderr.startswith("kuchikomi: ")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

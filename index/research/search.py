@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -22,6 +23,7 @@ SORTS = {
 }
 MAX_PAGE = 1000
 _RELATIVE = re.compile(r"^(\d+)\s*([hdwmy])$")
+_HOURS = {"h": 1, "d": 24, "w": 7 * 24, "m": 30 * 24, "y": 365 * 24}
 
 
 @dataclass
@@ -38,6 +40,11 @@ class Filters:
     sources: list[str] = field(default_factory=list)
 
 
+def _shown(text: str) -> str:
+    """The user's text quoted for a one-line message, cut short."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
 def parse_when(text: str, end: bool, now: datetime | None = None) -> str:
     """An ISO instant from 2024-05-01, 2024-05, 2024-05-01T10:00:00+09:00 or a relative 30d, 12h, 8w, 6m, 1y.
 
@@ -47,12 +54,14 @@ def parse_when(text: str, end: bool, now: datetime | None = None) -> str:
     value = text.strip()
     relative = _RELATIVE.match(value.lower())
     if relative:
-        count, unit = int(relative[1]), relative[2]
-        days = {"h": count / 24, "d": count, "w": 7 * count, "m": 30 * count, "y": 365 * count}[unit]
-        try:
-            return (now - timedelta(days=days)).isoformat(timespec="seconds")
-        except OverflowError:
-            raise QuerySyntaxError(f"{text!r} reaches back before the year 1") from None
+        digits = relative[1].lstrip("0") or "0"
+        # Ten digits reach back before the year 1 in any unit (and int() refuses 4,300 of them).
+        if len(digits) < 10:
+            try:
+                return (now - timedelta(hours=int(digits) * _HOURS[relative[2]])).isoformat(timespec="seconds")
+            except OverflowError:
+                pass
+        raise QuerySyntaxError(f"{_shown(text)} reaches back before the year 1")
     try:
         if re.fullmatch(r"\d{4}-\d{2}", value):
             year, month = map(int, value.split("-"))
@@ -66,8 +75,11 @@ def parse_when(text: str, end: bool, now: datetime | None = None) -> str:
         instant = datetime.fromisoformat(value)
     except ValueError:
         instant = None
+    except OverflowError:  # the day after 9999-12-31
+        raise QuerySyntaxError(f"{_shown(text)} is past the last date there is (9999-12-31)") from None
     if instant is None:
-        raise QuerySyntaxError(f"{text!r} is not a date: use 2024-05-01, 2024-05, an ISO time, or 30d/12h/8w/6m/1y ago")
+        raise QuerySyntaxError(f"{_shown(text)} is not a date: use 2024-05-01, 2024-05, an ISO time, "
+                               f"or 30d/12h/8w/6m/1y ago")
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=timezone.utc)
     return instant.isoformat()
@@ -113,13 +125,21 @@ def encode_cursor(sort_values: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode().rstrip("=")
 
 
+def _sort_value(value) -> bool:
+    """A value Elasticsearch can have sorted on: a string, a long, or a finite double."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -2 ** 63 <= value < 2 ** 63
+    return isinstance(value, str) or isinstance(value, float) and math.isfinite(value)
+
+
 def decode_cursor(cursor: str, sort: str) -> list:
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: [[[[... nested past the parser's depth
         values = None
-    if not isinstance(values, list) or len(values) != len(SORTS[sort]) or \
-            not all(isinstance(v, (str, int, float)) for v in values):
+    if not isinstance(values, list) or len(values) != len(SORTS[sort]) or not all(map(_sort_value, values)):
         raise QuerySyntaxError("the paging cursor is not valid for this sort order; start again without it")
     return values
 

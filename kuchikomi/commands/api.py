@@ -14,10 +14,10 @@ def add_parser(sub, default_config: str):
 def run(args) -> None:
     import uvicorn
 
-    from index.research.api import create_app
+    from index.research.api import create_app, server_config
     monitor = load_monitor(args.config)
     try:
         app = create_app(monitor)
     except ValueError as exc:
         fail(str(exc))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
+    uvicorn.Server(server_config(app, args.host, args.port, args.log_level.lower())).run()

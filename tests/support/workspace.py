@@ -4,8 +4,6 @@ working and a failing channel, served by uvicorn on 127.0.0.1."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +18,7 @@ from foundations.ports import free_port
 from index.storage.schema import ensure_reviews_index
 from index.storage.writer import BulkWriter
 from kuchikomi.config import load_monitor
+from tests.support.api import served
 from tests.support.research_corpus import BRANDS, DOCUMENTS
 from web.app import create_workspace
 
@@ -48,16 +47,6 @@ def documents(now: datetime) -> list[dict]:
                  "sentiment": {"label": "negative", "score": 0.95,
                                "drivers": ['<script>window.__pwned=6</script>最悪。']}})
     return docs
-
-
-def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{server.config.port}"
 
 
 class Workspace:
@@ -115,10 +104,9 @@ def served_workspace(es_url: str, folder: Path):
     workspace = Workspace(es_url, folder)
     workspace.add_users()
     workspace.raise_alerts()
-    server, thread, workspace.url = serve(create_workspace(workspace.monitor))
     try:
-        yield workspace
+        app = uvicorn.Config(create_workspace(workspace.monitor), host="127.0.0.1", port=free_port(), log_level="warning")
+        with served(app) as workspace.url:
+            yield workspace
     finally:
-        server.should_exit = True
-        thread.join(10)
         workspace.close()
