@@ -1,13 +1,10 @@
 import os
-import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from foundations.ports import free_port
-from index.storage.node import LocalNode
+from tests.support.nodes import own_node
 from tests.support.receivers import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,14 +22,8 @@ def shared():
 @pytest.fixture(scope="session")
 def es_url():
     """A real Elasticsearch node for the whole session, in its own home (outside /root)."""
-    home = Path(tempfile.mkdtemp(prefix="kuchikomi-test-es-", dir="/var/tmp"))
-    node = LocalNode(home)
-    try:
-        url = node.start(port=free_port())
+    with own_node("session") as (_, url):
         yield url
-    finally:
-        node.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

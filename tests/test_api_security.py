@@ -5,8 +5,6 @@ so a request that got through and killed it would take no other test with it."""
 import base64
 import http.client
 import json
-import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,10 +18,10 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from foundations.ports import free_port
 from index.research import dsl
 from index.research.dsl import MAX_AGGREGATION_DEPTH, DSLRejected, validate_dsl
-from index.storage.node import LocalNode
 from index.storage.schema import ensure_reviews_index
 from index.storage.writer import BulkWriter
 from tests.support.api import running_api
+from tests.support.nodes import own_node
 from tests.support.research_corpus import BRANDS, DOCUMENTS
 
 ANALYST = {"X-API-Key": "analyst-key-0123456789"}
@@ -50,19 +48,14 @@ def write_config(folder: Path, es_url: str, prefix: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def own_node():
-    home = Path(tempfile.mkdtemp(prefix="kuchikomi-test-es-security-", dir="/var/tmp"))
-    node = LocalNode(home)
-    try:
-        yield node.start(port=free_port())
-    finally:
-        node.stop()
-        shutil.rmtree(home, ignore_errors=True)
+def security_node():
+    with own_node("security") as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")
-def corpus(own_node, tmp_path_factory):
-    client = Elasticsearch([own_node])
+def corpus(security_node, tmp_path_factory):
+    client = Elasticsearch([security_node])
     alias = ensure_reviews_index(client, "security")
     folder = tmp_path_factory.mktemp("security")
     assert not any(BulkWriter(client, alias, folder / "spool.jsonl").write(DOCUMENTS).values())
@@ -70,7 +63,7 @@ def corpus(own_node, tmp_path_factory):
     client.indices.create(index=OTHER, body={"mappings": {"properties": {
         "secret": {"type": "keyword"}, "same_as_a_review": {"type": "keyword"}}}})
     client.index(index=OTHER, id="2", body={"secret": SECRET, "same_as_a_review": "en-2"}, refresh=True)
-    return {"client": client, "alias": alias, "config": write_config(folder, own_node, "security")}
+    return {"client": client, "alias": alias, "config": write_config(folder, security_node, "security")}
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +233,7 @@ def test_histograms_serve_no_empty_buckets():
 
 
 @pytest.mark.slow
-def test_the_node_killing_request_is_refused_and_the_node_still_answers(dsl_api, own_node):
+def test_the_node_killing_request_is_refused_and_the_node_still_answers(dsl_api, security_node):
     refused = post_dsl(dsl_api, KILLER)
     assert refused.status_code == 400
     assert refused.json()["detail"].startswith("aggs.h.date_histogram.min_doc_count: 0 is not allowed")
@@ -249,7 +242,7 @@ def test_the_node_killing_request_is_refused_and_the_node_still_answers(dsl_api,
                  {"aggs": {"t": {"terms": {"field": "doc_id", "size": 2 ** 31 - 1}}}},
                  {"aggs": nested_terms(6)}):
         assert post_dsl(dsl_api, body).status_code == 400
-    assert node_answers(own_node)
+    assert node_answers(security_node)
     week = post_dsl(dsl_api, {"size": 0, "aggs": {"h": {"date_histogram": {"field": "fetched_at",
                                                                        "calendar_interval": "week"}}}})
     assert week.status_code == 200
@@ -502,7 +495,7 @@ def indices_in(reply) -> set[str]:
 @pytest.mark.slow
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(body=BODIES, forbidden=st.none() | FORBIDDEN_PARTS)
-def test_no_raw_dsl_fails_the_api_or_the_node_or_leaves_the_reviews(dsl_api, corpus, own_node, body, forbidden):
+def test_no_raw_dsl_fails_the_api_or_the_node_or_leaves_the_reviews(dsl_api, corpus, security_node, body, forbidden):
     if forbidden:
         body = {**body, **forbidden}
     reply = post_dsl(dsl_api, body)
@@ -510,7 +503,7 @@ def test_no_raw_dsl_fails_the_api_or_the_node_or_leaves_the_reviews(dsl_api, cor
     assert reply.status_code in ((400,) if forbidden else (200, 400)), (reply.status_code, reply.text)
     assert SECRET not in reply.text
     assert all(index.startswith("security-reviews-v") for index in indices_in(reply.json()))
-    assert node_answers(own_node)
+    assert node_answers(security_node)
 
 
 # Everything the allow-list takes, drawn from the allow-list itself: the node answers each 200 or 400.
@@ -578,10 +571,10 @@ def aggregation(depth: int) -> st.SearchStrategy:
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=drawn(dsl.SEARCH))
-def test_whatever_the_allow_list_takes_the_node_answers(dsl_api, own_node, body):
+def test_whatever_the_allow_list_takes_the_node_answers(dsl_api, security_node, body):
     reply = post_dsl(dsl_api, body)
     refused_here = reply.status_code == 400 and not reply.json()["detail"].startswith("Elasticsearch")
     event(f"{reply.status_code}{' (refused by the validator)' if refused_here else ''}")
     assert reply.status_code in (200, 400), (reply.status_code, reply.text)
     assert SECRET not in reply.text
-    assert node_answers(own_node)
+    assert node_answers(security_node)

@@ -100,6 +100,7 @@ def test_crawl_indexes_reviews_and_alerts_once(tmp_path, site, es_url, index_pre
     assert all(alert["brands"] and alert["excerpt"] for alert in webhook.alerts)
     assert alert_paths(file_alerts(tmp_path / "alerts.jsonl"), site.url) == EXPECTED_ALERT_URLS
     # Fetch-to-delivery latency is recorded per alert.
+    client.indices.refresh(index=f"{index_prefix}-alerts")
     records = client.search(index=f"{index_prefix}-alerts", size=10)["hits"]["hits"]
     assert len(records) == 3 and all(0 <= r["_source"]["latency_ms"] < 60000 for r in records)
 

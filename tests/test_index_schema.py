@@ -1,7 +1,5 @@
 """The reviews index over time on real nodes: migration without downtime, rollover, retention, outages."""
 import asyncio
-import shutil
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,13 +9,12 @@ import yaml
 from elasticsearch import Elasticsearch
 from scrapy.utils.test import get_crawler
 
-from foundations.ports import free_port
-from index.storage.node import LocalNode
 from index.storage.schema import SchemaError, apply_retention, backing_indices, ensure_reviews_index, rollover, \
     template_body
 from index.storage.writer import SPOOLED, BulkWriter
 from pipelines.index import ElasticsearchPipeline
 from tests.support.cli import kuchikomi
+from tests.support.nodes import own_node
 from tests.support.research_corpus import DOCUMENTS
 
 
@@ -172,19 +169,14 @@ def test_index_commands_status_rollover_and_maintain(es_url, index_prefix, tmp_p
 
 
 @pytest.fixture
-def own_node():
+def restart_node():
     """A node of this test's own, so that stopping it disturbs no other test."""
-    home = Path(tempfile.mkdtemp(prefix="kuchikomi-test-restart-", dir="/var/tmp"))
-    node = LocalNode(home)
-    port = free_port()
-    node.start(port=port)
-    yield node, port
-    node.stop()
-    shutil.rmtree(home, ignore_errors=True)
+    with own_node("restart") as (node, url):
+        yield node, int(url.rsplit(":", 1)[1])
 
 
-def test_elasticsearch_stop_and_start_during_indexing_loses_and_duplicates_nothing(own_node, tmp_path):
-    node, port = own_node
+def test_elasticsearch_stop_and_start_during_indexing_loses_and_duplicates_nothing(restart_node, tmp_path):
+    node, port = restart_node
     client = Elasticsearch([f"http://127.0.0.1:{port}"], timeout=5)
     alias = ensure_reviews_index(client, "restart")
     spool = tmp_path / "spool.jsonl"
