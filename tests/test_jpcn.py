@@ -304,8 +304,8 @@ TABELOG_PAGE_2 = """<html><body>
 </body></html>"""
 
 
-@pytest.mark.slow
-def test_tabelog_paging_on_a_local_server_stores_the_pinned_review_once(shared, tmp_path, kuchikomi_home):
+def tabelog_site(shared) -> LocalServer:
+    """The saved Tabelog review list as page 1 (its links pointing here) and TABELOG_PAGE_2 as page 2."""
     first = jpcn(shared, "tabelog/tabelog_kuchikomi.html").read_bytes()
 
     def answer(path: str, headers) -> Reply:
@@ -313,7 +313,13 @@ def test_tabelog_paging_on_a_local_server_stores_the_pinned_review_once(shared, 
             return html(TABELOG_PAGE_2.encode())
         return html(first.replace(b"https://tabelog.com/", f"{server.url}/".encode()))
 
-    with LocalServer(answer) as server:
+    server = LocalServer(answer)
+    return server
+
+
+@pytest.mark.slow
+def test_tabelog_paging_on_a_local_server_stores_the_pinned_review_once(shared, tmp_path, kuchikomi_home):
+    with tabelog_site(shared) as server:
         items, stats, _ = run_spider(tmp_path, "reviews", source="tabelog", profile="tabelog",
                                      start_urls=[f"{server.url}/tokyo/A1304/A130402/13041176/dtlrvwlst/"])
     assert any("PG=2" in path for path in server.requests)
@@ -327,14 +333,7 @@ def test_tabelog_paging_on_a_local_server_stores_the_pinned_review_once(shared, 
 def test_tabelog_reviews_with_month_dates_are_stored_in_the_index(shared, tmp_path, es_url, index_prefix,
                                                                  kuchikomi_home):
     """The whole crawl, Elasticsearch included: a month-only visit date is stored with its precision."""
-    first = jpcn(shared, "tabelog/tabelog_kuchikomi.html").read_bytes()
-
-    def answer(path: str, headers) -> Reply:
-        if "PG=2" in path:
-            return html(TABELOG_PAGE_2.encode())
-        return html(first.replace(b"https://tabelog.com/", f"{server.url}/".encode()))
-
-    with LocalServer(answer) as server:
+    with tabelog_site(shared) as server:
         result = crawl(tmp_path, es_url, index_prefix, [{
             "name": "tabelog", "profile": "tabelog",
             "start_urls": [f"{server.url}/tokyo/A1304/A130402/13041176/dtlrvwlst/"]}], obey_robots_txt=False)
