@@ -6,6 +6,7 @@ sends an Elasticsearch 8.x or 9.x server the REST compatibility headers that mak
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -30,6 +31,21 @@ OPENSEARCH_MAJORS = (1, 2, 3)  # OpenSearch 1.x began as Elasticsearch 7.10.2 an
 NDJSON_ENDPOINTS = ("/_bulk", "/_msearch")
 # elasticsearch.<key> -> the index setting it sets
 INDEX_SETTINGS = {"shards": "number_of_shards", "replicas": "number_of_replicas"}
+
+
+class OneLineFailures(logging.Filter):
+    """The client logs each failed request to a node with its traceback; a node that is down is expected in a
+    cluster (the request goes to the next one), so the log says which request and why, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}: {error}", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("elasticsearch").addFilter(OneLineFailures())
 
 
 class ElasticsearchUnavailable(RuntimeError):
