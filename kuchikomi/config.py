@@ -37,7 +37,17 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "url": {"type": "string", "pattern": "^https?://"},
+                "url": {"type": ["string", "array"], "pattern": "^https?://", "minItems": 1, "uniqueItems": True,
+                        "items": {"type": "string", "pattern": "^https?://"},
+                        "description": "a node's URL, or a list of the cluster's nodes: writes go to all of them"},
+                "shards": {"type": "integer", "minimum": 1, "maximum": 1024,
+                           "description": "primary shards of each index kuchikomi creates (default 1)"},
+                "replicas": {"type": "integer", "minimum": 0,
+                             "description": "copies of each shard on other nodes (default 0; 1 or more in a "
+                                            "cluster, so a node can leave without losing data)"},
+                "sniff": {"type": "boolean",
+                          "description": "find the cluster's other nodes (default false; not behind a proxy "
+                                         "such as Elastic Cloud's or AWS's)"},
                 "username": {"type": "string"},
                 "password": {"type": "string"},
                 "api_key": {"type": "string"},

