@@ -20,10 +20,12 @@ from tests.test_hardening_data import review_page
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="no redis-server (Debian package redis-server; `make setup` installs it)")
-# Timer slack allowed when the site measures gaps: the site stamps a request when its handler thread runs, and
-# each worker's timer fires a little late after a Redis reply that took its own time; on these 2 shared cores
-# that spread stays within a few milliseconds.
-SLACK = 0.01
+# What the site may measure short of the delay. The workers space their claims on a host exactly (Redis's clock);
+# the site stamps a request when its handler thread runs. Between the two, a worker's reactor, the connection and
+# the site's thread each wait for a core: a few ms on an idle machine, 8 to 170 ms measured on this shared 2-core
+# machine at load average 10 to 13. Any five requests in a row must also span four delays, less the same slack,
+# which per-worker delays (three workers, a third of the delay apart on average) would be far from.
+SLACK = 0.2
 
 
 @dataclass
@@ -137,42 +139,40 @@ def stored_reviews(es_url: str, prefix: str) -> collections.Counter:
     return collections.Counter(hit["_source"]["author"] for hit in hits)
 
 
-def test_slots_follow_the_slowest_workers_pace_the_hosts_concurrency_and_a_hold(redis_url):
+def test_a_hosts_pace_concurrency_and_hold_are_shared_by_the_workers(redis_url):
     server = redis.Redis.from_url(redis_url)
     fast, slow = HostSlots(server, concurrency=2, token_ttl=5), HostSlots(server, concurrency=2, token_ttl=5)
-    assert slow.reserve("shop.example", "t1", delay=0.3) == 0  # AutoThrottle slowed this worker down to 0.3 s
-    # The other worker's own delay is 0, yet its next slot is the slow one's 0.3 s later: the larger pace holds.
-    assert 0.28 <= fast.reserve("shop.example", "t2", delay=0) <= 0.3
-    assert fast.reserve("shop.example", "t3", delay=0) is None  # the host's 2 tokens are taken, by both workers
+    assert slow.claim("shop.example", "t1", delay=0.3) == 0  # AutoThrottle slowed this worker down to 0.3 s
+    # The other worker's own delay is 0, yet it may go only 0.3 s after the slow one: the larger pace holds.
+    assert 0.28 <= fast.claim("shop.example", "t2", delay=0) <= 0.3
+    time.sleep(0.3)
+    assert fast.claim("shop.example", "t2", delay=0) == 0
+    time.sleep(0.3)
+    assert fast.claim("shop.example", "t3", delay=0) is None  # the host's 2 tokens are taken, by both workers
     slow.release("shop.example", "t1")
-    assert fast.reserve("shop.example", "t3", delay=0) is not None
-    assert fast.reserve("other.example", "t4", delay=0) == 0  # hosts are apart
+    assert fast.claim("shop.example", "t3", delay=0) == 0
+    assert fast.claim("other.example", "t4", delay=0) == 0  # hosts are apart
     slow.hold("other.example", 2)  # a Retry-After: 2 seen by one worker
-    assert 1.9 <= fast.held("other.example") <= 2
-    assert 1.9 <= fast.reserve("other.example", "t5", delay=0) <= 2
+    assert 1.9 <= fast.claim("other.example", "t5", delay=0) <= 2
 
 
 @pytest.mark.slow
-def test_three_workers_keep_the_configured_delay_between_requests_to_one_host(
-        tmp_path, es_url, index_prefix, kuchikomi_home, redis_url, site_factory):
-    delay = 0.3
-    site = site_factory(shop(hosts=1, pages=60))
-    run_workers(tmp_path, es_url, index_prefix, redis_url, site, download_delay=delay)
-    assert set(site.fetched().values()) == {1} and len(site.fetched()) == 60
+def test_three_workers_keep_one_hosts_delay_and_concurrency_together(tmp_path, es_url, index_prefix, kuchikomi_home,
+                                                                     redis_url, site_factory):
+    delay, pages = 0.5, 36
+    # Answers take 1.2 s, so at one request per 0.5 s a third would start while two are open: the shared
+    # concurrency of 2 holds it back. Each worker alone would allow 2, the three 6.
+    site = site_factory(shop(hosts=1, pages=pages), latency=1.2)
+    run_workers(tmp_path, es_url, index_prefix, redis_url, site, download_delay=delay,
+                concurrent_requests_per_domain=2)
+    assert len(site.fetched()) == pages and set(site.fetched().values()) == {1}
     assert {arrival.agent for arrival in site.log} == {"worker0", "worker1", "worker2"}  # all three took part
     times = sorted(arrival.at for arrival in site.log)
     gaps = [later - earlier for earlier, later in zip(times, times[1:])]
     assert min(gaps) >= delay - SLACK, sorted(gaps)[:5]
-
-
-@pytest.mark.slow
-def test_three_workers_share_a_hosts_concurrency(tmp_path, es_url, index_prefix, kuchikomi_home, redis_url,
-                                                 site_factory):
-    site = site_factory(shop(hosts=1, pages=80), latency=0.25)
-    run_workers(tmp_path, es_url, index_prefix, redis_url, site, concurrent_requests_per_domain=2)
-    assert {arrival.agent for arrival in site.log} == {"worker0", "worker1", "worker2"}
-    assert site.most_in_flight == 2  # each worker alone may have 2 at once; the three together too, no more
-    assert len(site.fetched()) == 80
+    spans = [later - earlier for earlier, later in zip(times, times[4:])]
+    assert min(spans) >= 4 * delay - SLACK, sorted(spans)[:5]
+    assert site.most_in_flight == 2
 
 
 @pytest.mark.slow

@@ -1,16 +1,19 @@
 """Politeness that holds for all workers on a Redis frontier together, not per process.
 
-Before each request to a host, the worker takes one of the host's concurrency tokens and reserves the host's
-next download slot, both in one Lua script on Redis's clock (TIME), so machines' clocks do not matter:
-start = max(now, next slot, Retry-After hold), next slot = start + pace. The pace is the largest current delay
-any worker has for the host (its DOWNLOAD_DELAY, or AutoThrottle's delay for the host), so AutoThrottle slowing
-down in one worker slows down all of them. A 429/503 with Retry-After seen by one worker holds the host for all;
-a request that was sleeping towards its slot when a hold began waits for the hold too. Waiting is asyncio
-sleeping: the reactor goes on. Redis not answering: the frontier's retries with backoff, logged.
+A request goes to its host only when, in one Lua script on Redis's clock (TIME, so machines' clocks do not
+matter), the host's last request is at least its pace ago, no Retry-After hold is on, and one of the host's
+concurrency tokens is free; it then takes the token and becomes the host's last request. Otherwise the script
+answers how long to wait, and the request waits that long (asyncio, the reactor goes on) and asks again: the
+check is made when the request is about to go, so a worker that wakes late pushes the next one back instead
+of crowding it. The pace is the largest current delay any worker has for the host (DOWNLOAD_DELAY, or
+AutoThrottle's delay for the host), so AutoThrottle slowing down in one worker slows down all of them. A 429/503
+with Retry-After seen by one worker holds the host for all. Redis not answering: the frontier's retries with
+backoff, logged.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import uuid
 
@@ -23,24 +26,19 @@ from crawlers.middlewares.retry_after import HONOURED, retry_after_seconds
 
 TOKEN_KEY = "kuchikomi_host_token"  # request meta: (host, token) while the request holds a concurrency token
 PACE_TTL_MS = 60_000  # a worker's pace for a host counts this long after its last request there
-POLL = 0.05  # seconds between tries for a host whose concurrency is used up by other workers
+POLL = 0.05  # seconds between tries for a host whose concurrency other workers use up
 
 # Redis's clock in milliseconds.
 NOW = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
-# KEYS: the host's next slot, paces (hash worker -> "delay expiry"), tokens (zset token -> expiry), hold.
-# ARGV: worker, its delay (ms), concurrency, token, token lifetime (ms), '1' to take the token first.
-# Returns -1 if the host's concurrency is used up, else the milliseconds to wait for the slot reserved.
-RESERVE = NOW + """
-if ARGV[6] == '1' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then return -1 end
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), ARGV[4])
-  redis.call('PEXPIRE', KEYS[3], ARGV[5])
-end
-local pace_ttl = tonumber(ARGV[7])
+# KEYS: the host's last request, paces (hash worker -> "delay expiry"), tokens (zset token -> expiry), hold.
+# ARGV: worker, its delay (ms), concurrency, token, token lifetime (ms), pace lifetime (ms).
+# Returns 0 if the request may go now (it holds the token), -1 if the host's concurrency is used up, else the
+# milliseconds until the pace or a hold allows the next request.
+CLAIM = NOW + """
+local pace_ttl = tonumber(ARGV[6])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. (now + pace_ttl))
 redis.call('PEXPIRE', KEYS[2], pace_ttl)
 local pace = 0
@@ -50,18 +48,20 @@ for i = 1, #paces, 2 do
   if tonumber(expiry) < now then redis.call('HDEL', KEYS[2], paces[i])
   else pace = math.max(pace, tonumber(delay)) end
 end
-local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0), tonumber(redis.call('GET', KEYS[4]) or 0))
-redis.call('SET', KEYS[1], start + pace, 'PX', start + pace - now + pace_ttl)
-return start - now
+local ready = math.max(tonumber(redis.call('GET', KEYS[1]) or -pace) + pace,
+                       tonumber(redis.call('GET', KEYS[4]) or 0))
+if ready > now then return ready - now end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then return -1 end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+redis.call('SET', KEYS[1], now, 'PX', pace_ttl)
+return 0
 """
 # Hold the host (KEYS[1]) for ARGV[1] ms from now, unless it is held longer already.
 HOLD = NOW + """
 local ends = now + tonumber(ARGV[1])
 if ends > tonumber(redis.call('GET', KEYS[1]) or 0) then redis.call('SET', KEYS[1], ends, 'PX', ARGV[1]) end
-"""
-# Milliseconds left of the host's hold (KEYS[1]).
-HELD = NOW + """
-return math.max(0, tonumber(redis.call('GET', KEYS[1]) or 0) - now)
 """
 # The tokens ARGV[2..] in KEYS[1] live ARGV[1] ms more (those still there).
 RENEW = NOW + """
@@ -72,7 +72,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 
 def host_keys(host: str) -> dict[str, str]:
     """The Redis keys of one host's shared politeness (every source and monitor on the frontier shares them)."""
-    return {name: f"kuchikomi:host:{host}:{name}" for name in ("next", "paces", "tokens", "hold")}
+    return {name: f"kuchikomi:host:{host}:{name}" for name in ("last", "paces", "tokens", "hold")}
 
 
 class HostSlots:
@@ -83,26 +83,21 @@ class HostSlots:
         self.concurrency = concurrency
         self.token_ttl_ms = math.ceil(token_ttl * 1000)
         self.worker = worker or uuid.uuid4().hex
-        self.reserve_script = server.register_script(RESERVE)
+        self.claim_script = server.register_script(CLAIM)
         self.hold_script = server.register_script(HOLD)
-        self.held_script = server.register_script(HELD)
         self.renew_script = server.register_script(RENEW)
 
-    def reserve(self, host: str, token: str, delay: float, take_token: bool = True) -> float | None:
-        """Seconds to wait for the host's next slot, now reserved; None if its concurrency is used up."""
+    def claim(self, host: str, token: str, delay: float) -> float | None:
+        """0 if a request may go to the host now (it took `token`); None if the host's concurrency is used up;
+        else the seconds until the pace or a Retry-After hold allows the next request."""
         keys = host_keys(host)
-        waited = self.reserve_script(
-            keys=[keys["next"], keys["paces"], keys["tokens"], keys["hold"]],
-            args=[self.worker, math.ceil(delay * 1000), self.concurrency, token, self.token_ttl_ms,
-                  "1" if take_token else "0", PACE_TTL_MS])
+        waited = self.claim_script(keys=[keys["last"], keys["paces"], keys["tokens"], keys["hold"]],
+                                   args=[self.worker, math.ceil(delay * 1000), self.concurrency, token,
+                                         self.token_ttl_ms, PACE_TTL_MS])
         return None if waited < 0 else waited / 1000
 
     def hold(self, host: str, seconds: float) -> None:
         self.hold_script(keys=[host_keys(host)["hold"]], args=[math.ceil(seconds * 1000)])
-
-    def held(self, host: str) -> float:
-        """Seconds left of the host's Retry-After hold."""
-        return self.held_script(keys=[host_keys(host)["hold"]]) / 1000
 
     def release(self, host: str, token: str) -> None:
         self.server.zrem(host_keys(host)["tokens"], token)
@@ -112,7 +107,7 @@ class HostSlots:
 
 
 class SharedPoliteness:
-    """Downloader middleware (next to the download, 950): each request waits for its host's shared slot."""
+    """Downloader middleware (next to the download, 950): each request waits until its host allows it."""
 
     def __init__(self, crawler, slots: HostSlots):
         self.crawler = crawler
@@ -149,23 +144,17 @@ class SharedPoliteness:
     async def process_request(self, request):
         host = self.crawler.engine.downloader.get_slot_key(request)
         token = uuid.uuid4().hex
-        turn = self.turns.setdefault(host, asyncio.Lock())
         released = self.released.setdefault(host, asyncio.Event())
-        async with turn:
-            while (wait := self.slots.reserve(host, token, self.pace(host))) is None:
-                released.clear()
-                try:
-                    await asyncio.wait_for(released.wait(), POLL)
-                except asyncio.TimeoutError:
-                    pass
+        async with self.turns.setdefault(host, asyncio.Lock()):  # this worker's requests there: one asks at a time
+            while (wait := self.slots.claim(host, token, self.pace(host))) != 0:
+                if wait is None:  # the host's tokens are all taken: until this worker gives one back, or POLL
+                    released.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(released.wait(), POLL)
+                else:
+                    await asyncio.sleep(wait)
         self.tokens.setdefault(host, set()).add(token)
         request.meta[TOKEN_KEY] = (host, token)
-        while wait > 0:
-            await asyncio.sleep(wait)
-            if not self.slots.held(host):
-                break
-            # Another worker saw a Retry-After while this request slept: a slot after the hold.
-            wait = self.slots.reserve(host, token, self.pace(host), take_token=False)
         return None
 
     def process_response(self, request, response):
