@@ -242,7 +242,7 @@ def test_three_workers_crawl_2000_pages_on_four_hosts_each_page_review_and_alert
         "brands": [{"name": "Sony"}],
         "alerts": {"channels": {"hook": {"type": "webhook", "url": webhook.url}},
                    "rules": [{"name": "negative", "type": "negative_brand", "channels": ["hook"]}]}})
-    result = kuchikomi_process("crawl", "-c", config, "--workers", "3", "--log-level", "WARNING", timeout=600)
+    result = kuchikomi_process("crawl", "-c", config, "--workers", "3", "--log-level", "WARNING", timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     fetched = site.fetched()
     assert len(fetched) == hosts * per_host and set(fetched.values()) == {1}, fetched.most_common(3)
