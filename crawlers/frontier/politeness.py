@@ -76,13 +76,13 @@ def host_keys(host: str) -> dict[str, str]:
 
 
 class HostSlots:
-    """The Redis side: a host's concurrency tokens, download slots, paces and Retry-After holds."""
+    """The Redis side, for one worker: hosts' last requests, paces, concurrency tokens and Retry-After holds."""
 
-    def __init__(self, server, concurrency: int, token_ttl: float, worker: str | None = None):
+    def __init__(self, server, concurrency: int, token_ttl: float):
         self.server = server
         self.concurrency = concurrency
         self.token_ttl_ms = math.ceil(token_ttl * 1000)
-        self.worker = worker or uuid.uuid4().hex
+        self.worker = uuid.uuid4().hex  # its pace's name in a host's paces
         self.claim_script = server.register_script(CLAIM)
         self.hold_script = server.register_script(HOLD)
         self.renew_script = server.register_script(RENEW)
