@@ -31,12 +31,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from crawl import TEXTS  # noqa: E402 - bench/crawl.py's reviews (this script's folder is on sys.path)
 
 HOSTS = [f"127.0.0.{number}" for number in range(1, 21)]
 LATENCY = 0.2
-TEXTS = ["ソニーのヘッドホンは音がとても良い。バッテリーも長持ちです。", "パナソニックの炊飯器、一週間で壊れました。",
-         "索尼耳机音质很好，降噪效果出色。", "松下吸尘器噪音很大，电池续航也差。",
-         "The Sony headphones sound great and the battery lasts.", "My Panasonic vacuum broke after a week."]
 
 
 def page(host: str, path: str) -> bytes:
@@ -131,7 +129,9 @@ def crawl_with(workers: int, pages: int, run: str, home: Path, es_url: str, redi
     first = max(min(at for at, agent in arrivals if agent == name) for name in agents)
     last = min(max(at for at, agent in arrivals if agent == name) for name in agents)
     together = [at for at, _ in arrivals if first <= at <= last]
-    return {"pages": len(arrivals), "workers_seen": len(agents), "together_pages": len(together),
+    if len(agents) < workers:
+        raise RuntimeError(f"only {len(agents)} of the {workers} workers of {run} fetched a page")
+    return {"pages": len(arrivals), "together_pages": len(together),
             "together_seconds": last - first, "rate": (len(together) - 1) / (last - first)}
 
 
@@ -197,8 +197,7 @@ def main() -> None:
         redis_process, redis_url, _ = redis_server(home)
         site = SlowSite()
         print(f"{len(HOSTS)} hosts, pages answered after {LATENCY * 1000:.0f} ms, sentiment on", flush=True)
-        print(f"{'workers':>7} {'pages':>6} {'pages while all crawled':>24} {'pages/s':>8} {'vs N x one':>11}",
-              flush=True)
+        print(f"{'workers':>7} {'pages':>6} {'while all N crawled':>20} {'pages/s':>8} {'vs N x one':>11}", flush=True)
         one = None
         for workers in args.workers:
             env = {**os.environ, "KUCHIKOMI_HOME": str(home / f"state-{workers}"), "HF_HUB_OFFLINE": "1",
@@ -207,9 +206,8 @@ def main() -> None:
                                 site, env)
             one = one or (result["rate"] if workers == 1 else None)
             ratio = f"{result['rate'] / (workers * one):.2f}" if one else "-"
-            print(f"{workers:>7} {result['pages']:>6} {result['together_pages']:>9} in "
-                  f"{result['together_seconds']:>6.1f} s {result['workers_seen']:>3} ag. {result['rate']:>8.1f} "
-                  f"{ratio:>11}", flush=True)
+            print(f"{workers:>7} {result['pages']:>6} {result['together_pages']:>8} in "
+                  f"{result['together_seconds']:>6.1f} s {result['rate']:>8.1f} {ratio:>11}", flush=True)
         queued, seen = redis_memory(args.fill, home)
         print(f"Redis memory per million: queued requests {queued:.0f} MB, seen fingerprints {seen:.0f} MB "
               f"(from {args.fill:,} of each)", flush=True)
