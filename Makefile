@@ -5,6 +5,7 @@
 # make bench-sentiment: sentiment texts/second against the naive pipeline, see bench/sentiment.py.
 # make bench-index: indexing stage vs helpers.bulk, report query latency on 1M reviews, see bench/index.py.
 # make bench-crawl: crawl pages/second and peak RSS against a bare Scrapy spider, see bench/crawl.py.
+# make bench-scale: pages/second of 1, 2 and 4 workers on one Redis frontier, Redis memory, see bench/scale.py.
 # make bench-web: workspace overview and inbox server time on 1M reviews vs the same queries bare, see bench/web.py.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.kuchikomi-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser redis demo test eval bench-alerts bench-sentiment bench-index bench-crawl bench-web clean
+.PHONY: setup browser redis demo test eval bench-alerts bench-sentiment bench-index bench-crawl bench-scale bench-web clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing kuchikomi (first run: a few minutes)"
@@ -63,6 +64,9 @@ bench-index: setup
 
 bench-crawl: setup
 	$(PY) bench/crawl.py
+
+bench-scale: setup redis
+	$(PY) bench/scale.py
 
 bench-web: setup
 	$(PY) bench/web.py

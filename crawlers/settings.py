@@ -25,6 +25,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Responses pass middlewares from high numbers to low: this one sees the body after
     # HttpCompression (590) has unzipped it, and before anything reads its text.
     "crawlers.middlewares.encoding.EncodingMiddleware": 585,
+    # With a shared frontier (crawl.frontier): delays, concurrency and Retry-After held for all workers together.
+    "crawlers.frontier.politeness.SharedPoliteness": 950,
 }
 KUCHIKOMI_RETRY_AFTER_MAX = 600
 EXTENSIONS = {"crawlers.extensions.garbage_collection.GarbageCollectionTuning": 0}

@@ -20,24 +20,43 @@ pytestmark = [pytest.mark.slow,
 PAGES = 200
 
 
+class RedisServer:
+    """Debian's redis-server on 127.0.0.1 with its append-only file, which can be stopped and started again."""
+
+    def __init__(self, folder):
+        self.port, self.folder = free_port(), folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        folder.mkdir(exist_ok=True)
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                                         str(self.folder), "--appendonly", "yes", "--save", ""],
+                                        stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """As `systemctl stop` does (SIGTERM): Redis writes its append-only file out before it exits."""
+        self.process.terminate()
+        self.process.wait()
+
+
 @pytest.fixture
-def redis_url(tmp_path):
-    port = free_port()
-    (tmp_path / "redis").mkdir()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                               str(tmp_path / "redis"), "--appendonly", "yes", "--save", ""],
-                              stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait()
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    return redis_server.url
 
 
 @pytest.fixture

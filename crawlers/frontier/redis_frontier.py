@@ -54,8 +54,11 @@ def frontier_settings(url: str, lease: float, every: dict[str, float]) -> dict:
     return {"SCHEDULER": "crawlers.frontier.redis_frontier.LeasedScheduler",
             "DUPEFILTER_CLASS": "crawlers.frontier.redis_frontier.ExpiringDupeFilter",
             "SCHEDULER_QUEUE_CLASS": "crawlers.frontier.redis_frontier.LeasedQueue",
-            "SCHEDULER_PERSIST": True, "REDIS_URL": url,
-            "KUCHIKOMI_FRONTIER_LEASE": lease, "KUCHIKOMI_FRONTIER_EVERY": every}
+            "SCHEDULER_PERSIST": True, "REDIS_URL": url, "KUCHIKOMI_FRONTIER": url,
+            "KUCHIKOMI_FRONTIER_LEASE": lease, "KUCHIKOMI_FRONTIER_EVERY": every,
+            # Requests are spaced by the shared slots (crawlers/frontier/politeness.py); a random
+            # per-worker delay on top would push one past its slot, closer to the next worker's.
+            "DOWNLOAD_DELAY_JITTER": 0}
 
 
 # Take the first request of the queue (KEYS[1]) under a lease (KEYS[2]) that expires at ARGV[1].

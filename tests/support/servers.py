@@ -17,7 +17,7 @@ class Reply:
 class LocalServer:
     """Serves `answer(path, request_headers) -> Reply` in a background thread; records the paths asked for."""
 
-    def __init__(self, answer: Callable[[str, dict], Reply]):
+    def __init__(self, answer: Callable[[str, dict], Reply], host: str = "127.0.0.1"):
         self.requests: list[str] = []
         server = self
 
@@ -35,8 +35,8 @@ class LocalServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
