@@ -41,11 +41,15 @@ class Calibration:
         return [e / sum(exps) for e in exps]
 
     def describe(self, language: str) -> str:
-        numbers = self.by_language.get(language)
-        if not numbers:
-            return "none (not calibrated in this language)"
-        offsets = " ".join(f"{label} {value:+.2f}" for label, value in numbers["offsets"].items())
-        return f"temperature {numbers['temperature']:.2f}, offsets {offsets}"
+        return describe(self.by_language.get(language))
+
+
+def describe(numbers: dict | None) -> str:
+    """One language's calibration in words."""
+    if not numbers:
+        return "none (not calibrated in this language)"
+    offsets = " ".join(f"{label} {value:+.2f}" for label, value in numbers["offsets"].items())
+    return f"temperature {numbers['temperature']:.2f}, offsets {offsets}"
 
 
 def fold_of(text: str, folds: int = FOLDS) -> int:
