@@ -1,8 +1,8 @@
 """Fine-tune the encoder's top layers and the sentiment head on the team's labelled data
 (`kuchikomi sentiment train --fine-tune`).
 
-The written examples plus the team's rows, minus one in five held out by a hash of the text, train the
-top `layers` encoder layers and the head together; the lower layers stay as they are. Texts are batched
+The team's rows, minus one in five held out by a hash of the text, plus as many of the written
+examples, train the top `layers` encoder layers and the head together; the lower layers stay as they are. Texts are batched
 by length (little padding) on the device the model runs on (a GPU with bfloat16 when present). The
 model in use and the tuned one are scored on the held-out rows the way they classify; the tuned one
 is switched to only if it is not worse. What it learned is a small safetensors file of the tuned layers
@@ -64,7 +64,8 @@ def fine_tune(classifier, rows: list[Row], layers: int = 4, epochs: int = 2, bat
     from tqdm import tqdm
     torch = classifier.torch
     training, held_out = split_held_out(rows)
-    texts, targets, _ = training_set(training)
+    # As many written examples as the team's own, so the tuned model keeps what they teach in bounded time.
+    texts, targets, _ = training_set(training, written_limit=len(training))
     held_texts, held_targets = [row.text for row in held_out], [LABELS.index(row.label) for row in held_out]
     held_languages = row_languages(held_out)
     started = time.monotonic()
@@ -132,8 +133,8 @@ def fine_tune(classifier, rows: list[Row], layers: int = 4, epochs: int = 2, bat
                "device": device, "seconds": round(time.monotonic() - started, 1)}
     if summary["switched"]:
         meta = {**classifier.meta, "version": version, "trained_at": datetime.now(timezone.utc).isoformat(),
-                "trained_on": f"the written examples plus {len(training)} corrections and team-labelled examples "
-                              f"(top {layers} encoder layers fine-tuned, {epochs} epochs)",
+                "trained_on": f"{len(texts) - len(training)} written examples plus {len(training)} corrections and "
+                              f"team-labelled examples (top {layers} encoder layers fine-tuned, {epochs} epochs)",
                 "held_out_accuracy": after, "previous_version": classifier.version,
                 "tuned_layers": {"file": TUNED_FILE, "layers": saved}, "calibration": {}}
         directory = save_head(trained_models_dir() / f"{meta['name']}-{version}", meta, weight.cpu(), bias.cpu(),

@@ -52,11 +52,16 @@ def accuracy(logits, targets: list[int], calibration: Calibration, languages: li
     return round(sum(p == t for p, t in zip(predicted, targets)) / len(targets), 4)
 
 
-def training_set(rows: list[Row]) -> tuple[list[str], list[int], list[str | None]]:
-    """The written examples plus `rows`: texts, label indices, languages."""
-    texts, targets, languages = read_labelled(written_data())
-    return (texts + [row.text for row in rows], targets + [LABELS.index(row.label) for row in rows],
-            languages + row_languages(rows))
+def training_set(rows: list[Row], written_limit: int | None = None) -> tuple[list[str], list[int], list[str | None]]:
+    """The written examples (at most `written_limit` of them, a fixed sample) plus `rows`: texts, label indices,
+    languages."""
+    written = list(zip(*read_labelled(written_data())))
+    if written_limit is not None:
+        written = sorted(written, key=lambda example: hashlib.sha1(example[0].encode("utf-8")).digest())
+        written = written[:written_limit]
+    return ([text for text, _, _ in written] + [row.text for row in rows],
+            [target for _, target, _ in written] + [LABELS.index(row.label) for row in rows],
+            [language for _, _, language in written] + row_languages(rows))
 
 
 def new_version(previous: str, texts: list[str], targets: list[int], recipe: str = "") -> str:
