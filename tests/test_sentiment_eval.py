@@ -32,9 +32,11 @@ def test_eval_gate_on_development_data(shared, tmp_path):
     report = json.loads(scores.read_text())
     floors = json.loads(FLOORS.read_text())
     # Every pinned floor was checked against a language with rows in it.
-    for key in floors:
+    for key, minimums in floors.items():
         name, language = key.split("/")
         assert report[name][language]["binary"]["n"] > 0
+        if "one_star_negative_recall" in minimums:
+            assert report[name][language]["one_star"]["n"] > 0
     assert "gold \\ predicted" in result.stdout and "macro-F1" in result.stdout
 
 
