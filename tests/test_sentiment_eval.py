@@ -2,6 +2,7 @@
 the floors pinned in sentiment/eval_floors.json (`make eval` prints the tables)."""
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,11 @@ def test_eval_gate_on_development_data(shared, tmp_path):
     report = json.loads(scores.read_text())
     floors = json.loads(FLOORS.read_text())
     # Every pinned floor was checked against a language with rows in it.
-    for key in floors:
+    for key, minimums in floors.items():
         name, language = key.split("/")
         assert report[name][language]["binary"]["n"] > 0
+        if "one_star_negative_recall" in minimums:
+            assert report[name][language]["one_star"]["n"] > 0
     assert "gold \\ predicted" in result.stdout and "macro-F1" in result.stdout
 
 
@@ -118,3 +121,63 @@ def test_bad_floors_or_data_are_told_before_the_model_loads(tmp_path, monkeypatc
     data.write_text("text,stars\ngood,5\n", encoding="utf-8")
     assert "nope.json" in evaluate("--data", str(data), "--floors", str(tmp_path / "nope.json")).stderr
     assert "absent.csv: no such file" in evaluate("--data", str(tmp_path / "absent.csv")).stderr
+
+
+# Mildly negative Japanese: the raw head tends to call some of these neutral while leaning negative.
+LEANING_NEGATIVE_JA = ["悪くはないけど、音が少し気になる。", "値段の割には、まあこんなものか。", "うーん、微妙かな。",
+                       "可もなく不可もなく、ただ少し重い。", "普通に使えるが、期待ほどではない。"]
+
+
+def test_calibration_is_applied_by_the_texts_language(tmp_path):
+    from sentiment.model import HeadClassifier
+    from sentiment.model_store import current_model_dir
+    shipped = json.loads((current_model_dir() / "head.json").read_text())
+    # The offline default is calibrated in each language of the written set.
+    assert {"ja", "zh", "en"} <= set(shipped["calibration"])
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "head.safetensors").write_bytes((current_model_dir() / "head.safetensors").read_bytes())
+    (model / "head.json").write_text(json.dumps({**shipped, "calibration": {}}))
+    raw = HeadClassifier(model)
+    results = raw.classify(LEANING_NEGATIVE_JA)
+    leaning = [(text, r["scores"]) for text, r in zip(LEANING_NEGATIVE_JA, results)
+               if r["label"] == "neutral" and r["scores"]["negative"] > r["scores"]["positive"]]
+    assert leaning, "no written ja sample the raw head calls neutral while leaning negative"
+    text, scores = leaning[0]
+    # A Japanese offset that lifts negative just past neutral for this text (the kind build fits).
+    offset = math.log(scores["neutral"] / scores["negative"]) + 0.2
+    (model / "head.json").write_text(json.dumps({**shipped, "calibration": {
+        "ja": {"temperature": 1.0, "offsets": {"negative": offset, "neutral": 0.0, "positive": 0.0}}}}))
+    calibrated = HeadClassifier(model)
+    assert calibrated.classify([text])[0]["label"] == "negative"  # language detected: ja
+    assert calibrated.classify([text], languages=["ja"])[0]["label"] == "negative"
+    # Other languages (none fitted here) and the model's own scores are unchanged.
+    assert calibrated.classify([text], languages=["en"])[0]["scores"] == scores
+    assert calibrated.classify([text], calibrated=False)[0]["scores"] == scores
+
+
+def test_one_star_recall_and_the_calibration_in_the_report(tmp_path):
+    data = tmp_path / "rated.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "stars", "language"])
+        writer.writerows([("Broke after two days, total waste of money.", 1, "en"),
+                          ("Stopped charging in a week. Never again.", 1, "en"),
+                          ("Average, nothing special.", 3, "en"), ("Love it, works perfectly!", 5, "en"),
+                          ("最悪。すぐに壊れた。", 1, "ja"), ("二度と買いません。電源が入らない。", 1, "ja"),
+                          ("普通です。", 3, "ja"), ("とても良い商品でした。", 5, "ja")])
+    scores = tmp_path / "scores.json"
+    result = evaluate("--data", str(data), "--json", str(scores))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(scores.read_text())["rated"]
+    for language in ("en", "ja"):
+        one_star = report[language]["one_star"]
+        assert one_star["n"] == 2 and 0 <= one_star["negative_recall"] <= 1
+        assert report[language]["uncalibrated"]["three_class"]["n"] == 4
+        assert f"{language}   1-star   n=2" in result.stdout
+        assert f"{language}   calibration temperature" in result.stdout
+    assert "without -> with it: 3-class macro-F1" in result.stdout
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({"rated/ja": {"one_star_negative_recall": 1.01}}))
+    below = evaluate("--data", str(data), "--floors", str(floors))
+    assert below.returncode == 1 and "rated/ja: one_star_negative_recall" in below.stderr

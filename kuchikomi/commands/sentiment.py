@@ -33,8 +33,16 @@ def add_parser(sub, default_config: str):
     evaluation.add_argument("--json", help="also write the scores to this JSON file")
     train = sentiment_sub.add_parser(
         "train", parents=[model_options, labelled],
-        help="refit the head on corrections plus --data; switch only if held-out accuracy is not worse")
+        help="refit the head (or --fine-tune the encoder's top layers too) on corrections plus --data; "
+             "switch only if held-out accuracy is not worse")
     train.add_argument("--data", action="append", help="labelled CSV/TSV file (repeatable)")
+    train.add_argument("--from-index", action="store_true",
+                       help="also learn from the star-rated reviews in the index (1-2 negative, 3 neutral, "
+                            "4-5 positive)")
+    train.add_argument("--fine-tune", action="store_true",
+                       help="fine-tune the encoder's top --layers with the head (minutes; a GPU when present)")
+    train.add_argument("--layers", type=int, default=4, help="encoder layers to fine-tune (default 4)")
+    train.add_argument("--epochs", type=int, default=2, help="passes over the data when fine-tuning (default 2)")
     correct = sentiment_sub.add_parser("correct", help="set a review's sentiment by hand (used at once)")
     correct.add_argument("doc_id", help="the review's id (doc_id in `kuchikomi search --json`)")
     correct.add_argument("label", choices=["negative", "neutral", "positive"])
@@ -110,23 +118,44 @@ def _floors(path: str) -> dict:
 
 
 def _train(classifier, config: dict, rows: list, args) -> None:
-    from sentiment.datasets import Row
+    from sentiment.datasets import Row, rated_reviews
+    from sentiment.fine_tune import fine_tune
     from sentiment.training import TrainingError, train_head
-    corrections = _corrections(load_monitor(args.config).elasticsearch if args.config else {}, required=False)
+    es_config = load_monitor(args.config).elasticsearch if args.config else {}
+    corrections = _corrections(es_config, required=args.from_index)
+    learned = []
     if corrections is not None:
         stored = corrections.all()
-        rows += [Row(c["text"], c["label"], c.get("language"), "train") for c in stored if c.get("text")]
+        learned += [Row(c["text"], c["label"], c.get("language"), "train") for c in stored if c.get("text")]
         print(f"{len(stored)} corrections from Elasticsearch", file=sys.stderr)
+        if args.from_index:
+            rated = rated_reviews(corrections.client, corrections.reviews_index)
+            print(f"{len(rated)} star-rated reviews from the index", file=sys.stderr)
+            rows = rows + rated
+    # A text labelled twice counts once: the team's correction first, then the data given.
+    unique: dict[str, object] = {}
+    for row in learned + rows:
+        unique.setdefault(row.text, row)
+    rows = list(unique.values())
     if not rows:
         fail("nothing to train on: no corrections stored and no --data given")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr)
     try:
-        summary = train_head(classifier, rows, log=lambda m: print(m, file=sys.stderr))
+        if args.fine_tune:
+            summary = fine_tune(classifier, rows, args.layers, args.epochs, log=log)
+        else:
+            summary = train_head(classifier, rows, log=log)
     except TrainingError as exc:
         fail(str(exc))
     print(f"held-out accuracy ({summary['held_out']} examples): before {summary['accuracy_before']:.3f} "
           f"({summary['model_before']}), after {summary['accuracy_after']:.3f} ({summary['model_after']})")
+    if args.fine_tune:
+        print(f"fine-tuned the top {summary['layers']} encoder layers for {summary['epochs']} epochs on "
+              f"{summary['trained_on']} examples in {summary['seconds']:.0f} s ({summary['device']})")
     if not summary["switched"]:
-        print("the new head is worse on held-out data; the current model stays in use")
+        print("the new model is worse on held-out data; the current model stays in use")
     elif config.get("model", "default") == "default":
         print(f"switched the default model to {summary['model_after']} ({summary['directory']})")
     else:
