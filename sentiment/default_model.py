@@ -9,6 +9,7 @@ import csv
 import shutil
 from pathlib import Path
 
+from sentiment.linear import fit_linear
 from sentiment.model import LABELS, HeadClassifier
 from sentiment.model_store import SEED_DATA, default_model_dir, encoder_dir, save_head, seed_fingerprint
 
@@ -24,22 +25,9 @@ def read_labelled(path: Path) -> tuple[list[str], list[int]]:
 def fit_head(embeddings, targets, l2: float = 1e-4, steps: int = 200):
     """Multinomial logistic regression on the embeddings (full-batch L-BFGS)."""
     import torch
-    torch.manual_seed(0)
-    dim = embeddings.shape[1]
-    weight = torch.zeros(len(LABELS), dim, requires_grad=True)
-    bias = torch.zeros(len(LABELS), requires_grad=True)
     y = torch.tensor(targets)
-    optimiser = torch.optim.LBFGS([weight, bias], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
-
-    def loss_fn():
-        optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(embeddings @ weight.T + bias, y) \
-            + l2 * (weight ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimiser.step(loss_fn)
-    return weight.detach(), bias.detach()
+    return fit_linear(embeddings, len(LABELS), lambda logits: torch.nn.functional.cross_entropy(logits, y),
+                      l2, steps)
 
 
 def build_default_model(log=print) -> Path:
