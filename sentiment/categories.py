@@ -481,8 +481,9 @@ def evaluate(classifier, rows: list[CategoryRow]) -> dict[str, dict]:
 def format_report(title: str, report: dict[str, dict]) -> str:
     lines = [f"== {title}"]
     for language, entry in report.items():
-        lines.append(f"  {language}: {entry['rows']} rows   micro P {entry['micro']['precision']:.3f} "
-                     f"R {entry['micro']['recall']:.3f} F1 {entry['micro']['f1']:.3f}   macro F1 {entry['macro_f1']:.3f}")
+        micro = entry["micro"]
+        lines.append(f"  {language}: {entry['rows']} rows   micro precision {micro['precision']:.3f}  recall "
+                     f"{micro['recall']:.3f}  F1 {micro['f1']:.3f}   macro F1 {entry['macro_f1']:.3f}")
         for name, values in entry["categories"].items():
             lines.append(f"    {name:<18} n={values['n']:<4} precision {values['precision']:.3f}  "
                          f"recall {values['recall']:.3f}  F1 {values['f1']:.3f}")
