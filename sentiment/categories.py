@@ -120,7 +120,7 @@ def definitions(section: dict | None) -> list[Category]:
 
 def read_category_file(path: str | Path, known: set[str] | None = None) -> list[CategoryRow]:
     """Rows of a `categories<TAB>text` file (an optional `language` column; else the language in the file's name,
-    train_ja.tsv, else the one most of its rows are detected in)."""
+    train_ja.tsv, else each row's detected language)."""
     path = Path(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -145,11 +145,8 @@ def read_category_file(path: str | Path, known: set[str] | None = None) -> list[
                                 f"(defined: {', '.join(sorted(known))})")
         language = record[language_at] if language_at is not None and len(record) > language_at else None
         rows.append(CategoryRow(record[text_at], language or (named.group(1) if named else None), names))
-    if rows and not any(row.language for row in rows):
-        detected = [detect_language(row.text) for row in rows]
-        common = max(set(detected), key=detected.count)
-        for row in rows:
-            row.language = common
+    for row in rows:
+        row.language = row.language or detect_language(row.text)
     return rows
 
 
@@ -472,7 +469,7 @@ def evaluate(classifier, rows: list[CategoryRow]) -> dict[str, dict]:
     predicted = [{entry["name"] for entry in result["categories"]} for result in results]
     languages = sorted({row.language or "unknown" for row in rows})
     report = {}
-    for language in languages + (["all"] if len(languages) > 1 else []):
+    for language in languages + ["all"]:
         picked = [i for i, row in enumerate(rows) if language == "all" or (row.language or "unknown") == language]
         report[language] = scores([rows[i].names for i in picked], [predicted[i] for i in picked], names)
     return report

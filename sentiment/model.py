@@ -33,6 +33,10 @@ MAX_DRIVERS = 3
 BATCH_SIZE = {"cpu": 8, "cuda": 64}
 SENTENCE_END = re.compile(r"[。！？!?]+[」』）)\"'”]*|\.(?=\s)|\n+")
 PRECISIONS = ("auto", "fp32", "bf16")
+# A sentence's token states carry the review around it: its pool is pushed away from the review's mean by this
+# share of the difference, so that "the sound is great" in a bitter review reads as praise (tried on mixed
+# reviews: 1.0 for the sentence's sentiment, 0.5 for its categories, more adds wrong categories).
+SENTENCE_CONTRAST = {"sentiment": 1.0, "categories": 0.5}
 
 
 class SentimentModelError(RuntimeError):
@@ -351,15 +355,21 @@ class HeadClassifier(_Classifier):
             total += len(spans[-1])
         picked = sentence_of >= 0
         index = sentence_of[picked].to(self.device)
+        owner = torch.tensor([row for row, text_spans in enumerate(spans) for _ in text_spans], device=self.device)
         with torch.inference_mode():
+            own = valid.to(self.device).unsqueeze(-1)
+            text_means = (hidden * own).sum(1) / own.sum(1).clamp(min=1)
             sums = torch.zeros(total, hidden.shape[-1], device=self.device).index_add_(
                 0, index, hidden[picked.to(self.device)])
             counts = torch.zeros(total, device=self.device).index_add_(0, index, torch.ones(len(index),
                                                                                                device=self.device))
-            pooled = torch.nn.functional.normalize(sums / counts.clamp(min=1).unsqueeze(-1), dim=-1)
-            sentiments = (pooled @ self.weight.T + self.bias).argmax(-1).tolist()
+            means = sums / counts.clamp(min=1).unsqueeze(-1)
+            contrasted = {use: torch.nn.functional.normalize(means + share * (means - text_means[owner]), dim=-1)
+                          for use, share in SENTENCE_CONTRAST.items()}
+            sentiments = (contrasted["sentiment"] @ self.weight.T + self.bias).argmax(-1).tolist()
         sentence_texts = [text[start:end] for text, text_spans in zip(texts, spans) for start, end in text_spans]
-        scores = self.categories.probabilities(torch.cat([embeddings, pooled]), texts + sentence_texts).tolist()
+        scores = self.categories.probabilities(torch.cat([embeddings, contrasted["categories"]]),
+                                               texts + sentence_texts).tolist()
         counts, out, first = counts.tolist(), [], 0
         for row, text_spans in enumerate(spans):
             sentences = [(start, end, scores[len(texts) + first + j], self.labels[sentiments[first + j]])
