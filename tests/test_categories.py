@@ -191,7 +191,9 @@ def test_a_correction_rewrites_the_reviews_categories_is_kept_and_trains_the_hea
     # A sentiment correction of the same review keeps its category correction (one document holds both).
     assert kuchikomi("sentiment", "correct", doc_id, "negative", "--config", str(config)).returncode == 0
     from elasticsearch import Elasticsearch
-    kept = Elasticsearch([es_url]).get(index=f"{index_prefix}-corrections", id=doc_id)["_source"]
+
+    from index.storage.client import corrections_index
+    kept = Elasticsearch([es_url]).get(index=corrections_index({"index_prefix": index_prefix}), id=doc_id)["_source"]
     assert kept["label"] == "negative" and kept["categories"] == expected and kept["categories_corrected_by"] == "sales"
 
     before = json.loads(kuchikomi("sentiment", "classify", input="ok\n").stdout)["model_version"]
