@@ -229,7 +229,8 @@ class CategoryHeads:
         return scores + (1 - scores) * lifts
 
     def applies(self, language: str | None) -> list[bool]:
-        return [not c.languages or language in c.languages for c in self.categories]
+        """Which categories a text in this language can have (an unknown language excludes none)."""
+        return [language is None or not c.languages or language in c.languages for c in self.categories]
 
     def describe(self, text: str, parts: list[tuple[int, dict]]) -> dict:
         """A review's categories (from its chunks, the best chunk's score) and its aspects (each sentence's
