@@ -30,3 +30,5 @@ class ReviewItem(scrapy.Item):
     brands = scrapy.Field()          # names of watched brands mentioned
     brand_terms = scrapy.Field()     # the aliases that matched
     sentiment = scrapy.Field()       # {"label", "score", "scores", "model"}
+    categories = scrapy.Field()      # [{"name", "score"}] passing their thresholds, highest first
+    aspects = scrapy.Field()         # [{"category", "sentiment", "sentence"}]: each sentence's categories

@@ -23,10 +23,15 @@ from crawlers.extraction.platforms import PLATFORMS
 from crawlers.extraction.site_profile import ProfileError, load_profile
 from foundations.durations import SCHEMA as DURATION
 from foundations.text import fold_width_and_kana
+from sentiment.categories import CategoryError, definitions
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Rule types that act on the brands a review mentions: without a `brands:` section no review has any.
 BRAND_RULE_TYPES = {"negative_brand", "new_source", "spike", "digest"}
+
+LANGUAGE = {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "a language code: ja, zh, en, ..."}
+PER_LANGUAGE = {"type": "object", "propertyNames": LANGUAGE,
+                "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1}}}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -152,6 +157,25 @@ SCHEMA: dict[str, Any] = {
                               "description": "auto is bf16 where the hardware computes it natively"},
                 "chunk_tokens": {"type": "integer", "minimum": 16, "maximum": 496,
                                  "description": "longer reviews are split into chunks of this many tokens"},
+            },
+        },
+        "categories": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "defaults": {"type": "boolean", "description": "use the nine shipped categories (default true)"},
+                "custom": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False, "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$",
+                                 "description": "lower-case letters, digits and _, e.g. battery"},
+                        "description": {"type": "string"},
+                        "languages": {"type": "array", "minItems": 1, "items": LANGUAGE},
+                        "examples": {**PER_LANGUAGE, "description": "sentences per language, e.g. "
+                                                                    "{en: [The battery is dead by noon.]}"},
+                        "keywords": {**PER_LANGUAGE, "description": "words per language, e.g. {ja: [電池]}"},
+                        "threshold": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                    }}},
             },
         },
         "alerts": {
@@ -346,6 +370,13 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
     model = sentiment.get("model")
     if model and model.startswith((".", "/", "~")):
         sentiment["model"] = str((path.parent / Path(model).expanduser()).resolve())
+    if "categories" in raw:
+        try:
+            definitions(raw["categories"])
+        except CategoryError as exc:
+            raise ConfigError(f"{path}: categories.{exc}") from exc
+        # Categories are scored by the sentiment stage, from the same model pass: they travel in its section.
+        sentiment["categories"] = raw["categories"]
     return Monitor(path=path.resolve(), elasticsearch=raw.get("elasticsearch", {}),
                    brands=raw.get("brands", []), sources=raw["sources"], sentiment=sentiment,
                    alerts=alerts, crawl=raw.get("crawl", {}), api=raw.get("api", {}))

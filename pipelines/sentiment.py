@@ -1,4 +1,5 @@
-"""Sentiment for each review, classified in batches on a worker thread; team corrections win."""
+"""Sentiment, categories and aspects for each review, classified in batches on a worker thread; team corrections
+win."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ from index.storage.client import connect, corrections_index, reviews_alias
 from index.storage.schema import ensure_corrections_index
 from pipelines.batching import MicroBatcher
 from pipelines.sections import required_section
-from sentiment.corrections import Corrections, corrected
+from sentiment.corrections import Corrections, corrected, corrected_categories
 from sentiment.model import load_classifier
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class SentimentPipeline:
         if self.stats is not None and n:
             self.stats.inc_value(f"kuchikomi/sentiment/{key}", n)
 
-    def _overrides(self, doc_ids: list[str]) -> dict[str, str]:
+    def _overrides(self, doc_ids: list[str]) -> dict[str, dict]:
         try:
             return self.corrections.lookup([doc_id for doc_id in doc_ids if doc_id])
         except TransportError as exc:
@@ -59,15 +60,23 @@ class SentimentPipeline:
         results = self.classifier.classify([text for text, _ in batch])
         overrides = self._overrides([doc_id for _, doc_id in batch]) if self.corrections else {}
         for i, (_, doc_id) in enumerate(batch):
-            if doc_id in overrides:
-                results[i] = corrected(results[i], overrides[doc_id])
+            correction = overrides.get(doc_id) or {}
+            if correction.get("label"):
+                results[i] = corrected(results[i], correction["label"])
                 self._count("corrected")
+            if "categories" in correction:
+                results[i]["categories"] = corrected_categories(correction["categories"])
+                self._count("categories_corrected")
         return results
 
     async def process_item(self, item):
         adapter = ItemAdapter(item)
-        adapter["sentiment"] = await self.batcher.submit((review_text(adapter), adapter.get("doc_id")))
-        self._count(adapter["sentiment"]["label"])
+        sentiment = await self.batcher.submit((review_text(adapter), adapter.get("doc_id")))
+        for field in ("categories", "aspects"):  # the review's own fields, not the model's output
+            if field in sentiment:
+                adapter[field] = sentiment.pop(field)
+        adapter["sentiment"] = sentiment
+        self._count(sentiment["label"])
         return item
 
     async def close_spider(self):

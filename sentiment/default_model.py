@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from sentiment.calibration import fit_calibration, out_of_fold_logits
+from sentiment.linear import fit_linear
 from sentiment.model import LABELS, HeadClassifier
 from sentiment.model_store import default_model_dir, encoder_dir, save_head, seed_fingerprint, written_data
 
@@ -34,22 +35,9 @@ def read_labelled(paths: list[Path]) -> tuple[list[str], list[int], list[str]]:
 def fit_head(embeddings, targets, l2: float = 1e-4, steps: int = 200):
     """Multinomial logistic regression on the embeddings (full-batch L-BFGS)."""
     import torch
-    torch.manual_seed(0)
-    dim = embeddings.shape[1]
-    weight = torch.zeros(len(LABELS), dim, requires_grad=True)
-    bias = torch.zeros(len(LABELS), requires_grad=True)
     y = torch.tensor(targets)
-    optimiser = torch.optim.LBFGS([weight, bias], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
-
-    def loss_fn():
-        optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(embeddings @ weight.T + bias, y) \
-            + l2 * (weight ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimiser.step(loss_fn)
-    return weight.detach(), bias.detach()
+    return fit_linear(embeddings, len(LABELS), lambda logits: torch.nn.functional.cross_entropy(logits, y),
+                      l2, steps)
 
 
 def fit_calibrated_head(embeddings, targets: list[int], texts: list[str], languages: list[str | None]):

@@ -2,7 +2,9 @@
 
 One example in five (by a hash of its text) is held out. The current head and the new one are
 scored on the same held-out embeddings, each with its own per-language calibration (the new head's
-fitted like the default's, on out-of-fold logits), so the comparison is of the labels users get.
+fitted like the default's, on out-of-fold logits), so the comparison is of the labels users get. The
+category heads are refitted on the team's category corrections the same way (they are the team's word:
+always used, the held-out comparison is reported).
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import datetime, timezone
 
 from foundations.language import detect_language
 from sentiment.calibration import Calibration
+from sentiment.categories import CategoryRow, embed_cached, encoder_digest, keep_team_rows, load_heads, scores, \
+    shipped_rows
 from sentiment.datasets import Row
 from sentiment.default_model import embed_all, fit_calibrated_head, read_labelled
 from sentiment.model import LABELS, HeadClassifier
@@ -109,3 +113,30 @@ def train_head(classifier, rows: list[Row], log=print) -> dict:
         switch_to(directory)
         summary["directory"] = str(directory)
     return summary
+
+
+def train_categories(classifier, section: dict | None, stored: list[dict], log=print) -> dict:
+    """Refit the category heads on the team's category corrections (minus the held-out share), keep those rows for
+    later loads, and compare old and new heads on the held-out corrections and the written eval set."""
+    if not isinstance(classifier, HeadClassifier) or classifier.categories is None:
+        raise TrainingError("category heads need the encoder+head model (sentiment.model: default or a head "
+                            "directory) and at least one category")
+    rows = [CategoryRow(c["text"], c.get("language"), set(c["categories"])) for c in stored]
+    held_out = [row for row in rows if is_held_out(row.text)]
+    training = [row for row in rows if not is_held_out(row.text)]
+    before = classifier.categories
+    after = load_heads(classifier, section, training, log)
+    keep_team_rows(training)
+    micro_f1 = {}
+    encoder = encoder_digest(classifier)
+    for name, picked in (("held-out corrections", held_out), ("the written eval set", shipped_rows("eval"))):
+        if picked:
+            texts = [row.text for row in picked]
+            embeddings = embed_cached(classifier, texts, encoder)
+            micro_f1[f"{name} ({len(picked)})"] = tuple(
+                scores([row.names for row in picked],
+                       heads.predict(heads.probabilities(embeddings, texts), [row.language for row in picked]),
+                       heads.names)["micro"]["f1"] for heads in (before, after))
+    classifier.attach_categories(after)
+    return {"trained_on": len(training), "held_out": len(held_out), "version_before": before.version,
+            "version_after": after.version, "micro_f1": micro_f1}

@@ -157,7 +157,9 @@ def test_every_result_names_model_and_version(default_classifier):
     from sentiment.model_store import current_model_dir
     [result] = default_classifier.classify(["ok"])
     meta = json.loads((current_model_dir() / "head.json").read_text())
-    assert result["model"] == meta["name"] and result["model_version"] == meta["version"]
+    head_version, categories_version = result["model_version"].split("+")
+    assert result["model"] == meta["name"] and head_version == meta["version"]
+    assert categories_version == default_classifier.categories.version
 
 
 def test_bf16_and_fp32_agree_on_clear_cases():

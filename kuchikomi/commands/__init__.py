@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import unicodedata
 from pathlib import Path
 
-COMMANDS = ["crawl", "demo", "es", "extract", "sentiment", "search", "report", "export", "index", "api",
+COMMANDS = ["crawl", "demo", "es", "extract", "sentiment", "categories", "search", "report", "export", "index", "api",
             "alerts", "config", "frontier", "web", "users"]
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "demo_monitor.yaml"
 
@@ -39,6 +40,23 @@ def load_classifier(config: dict):
         fail(str(exc))
 
 
+def model_options() -> argparse.ArgumentParser:
+    """Which sentiment model a command loads (the categories are scored by it too)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", "-c", help="take the model settings from this monitor config")
+    options.add_argument("--model", help="hub id or local directory (default: the offline model)")
+    options.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    options.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    return options
+
+
+def model_config(args) -> dict:
+    """The monitor's sentiment section (with its categories), the command line's model options on top."""
+    config = load_monitor(args.config).sentiment if args.config else {}
+    return {**config, **{option: getattr(args, option) for option in ("model", "device", "precision")
+                         if getattr(args, option)}}
+
+
 def connect_elasticsearch(es_config: dict, write: bool = True):
     """A checked client; with write, the reviews index exists (created or migrated) too."""
     from index.storage.client import ElasticsearchUnavailable, connect, index_prefix
@@ -53,6 +71,22 @@ def connect_elasticsearch(es_config: dict, write: bool = True):
         except SchemaError as exc:
             fail(str(exc))
     return client
+
+
+def team_corrections(es_config: dict, required: bool = True):
+    """The team's corrections store (sentiment labels and categories); without `required`, None if unreachable."""
+    from index.storage.client import ElasticsearchUnavailable, connect, corrections_index, reviews_alias
+    from index.storage.schema import ensure_corrections_index
+    from sentiment.corrections import Corrections
+    try:
+        client = connect(es_config)
+    except ElasticsearchUnavailable as exc:
+        if required:
+            fail(str(exc))
+        print(f"kuchikomi: corrections not read: {exc}", file=sys.stderr)
+        return None
+    ensure_corrections_index(client, corrections_index(es_config))
+    return Corrections(client, corrections_index(es_config), reviews_alias(es_config))
 
 
 def alert_dispatcher(monitor):

@@ -6,35 +6,32 @@ import json
 import sys
 from pathlib import Path
 
-from kuchikomi.commands import alert_dispatcher, fail, load_classifier, load_monitor
+from kuchikomi.commands import alert_dispatcher, fail, load_classifier, load_monitor, model_config, model_options, \
+    team_corrections
 
 
 def add_parser(sub, default_config: str):
     sentiment = sub.add_parser("sentiment", help="sentiment model tools")
     sentiment_sub = sentiment.add_subparsers(dest="action", required=True)
-    model_options = argparse.ArgumentParser(add_help=False)
-    model_options.add_argument("--config", "-c", help="take the model settings from this monitor config")
-    model_options.add_argument("--model", help="hub id or local directory (default: the offline model)")
-    model_options.add_argument("--device", help="auto, cpu, cuda, cuda:N")
-    model_options.add_argument("--precision", choices=["auto", "fp32", "bf16"])
-    classify = sentiment_sub.add_parser("classify", parents=[model_options],
+    model = model_options()
+    classify = sentiment_sub.add_parser("classify", parents=[model],
                                         help="classify one text per line (UTF-8); one JSON line each")
     classify.add_argument("--input", "-i", help="file with one text per line (default: stdin)")
-    sentiment_sub.add_parser("build", help="build the offline default model (once)")
+    sentiment_sub.add_parser("build", help="build the offline default model and its category heads (once)")
     labelled = argparse.ArgumentParser(add_help=False)
     labelled.add_argument("--split", choices=["dev", "train", "all"], default="all",
                           help="rows of this split only (a split column, else one text in ten by hash is dev)")
     labelled.add_argument("--limit", type=int, help="at most this many rows per file")
     evaluation = sentiment_sub.add_parser(
-        "eval", parents=[model_options, labelled],
+        "eval", parents=[model, labelled],
         help="accuracy, macro-F1 and confusion matrices per language on labelled data")
     evaluation.add_argument("--data", action="append", required=True, help="CSV/TSV file (repeatable)")
     evaluation.add_argument("--floors", help="JSON of minimum scores; exit 1 when one is not reached")
     evaluation.add_argument("--json", help="also write the scores to this JSON file")
     train = sentiment_sub.add_parser(
-        "train", parents=[model_options, labelled],
+        "train", parents=[model, labelled],
         help="refit the head (or --fine-tune the encoder's top layers too) on corrections plus --data; "
-             "switch only if held-out accuracy is not worse")
+             "switch only if held-out accuracy is not worse; refit the category heads on the category corrections")
     train.add_argument("--data", action="append", help="labelled CSV/TSV file (repeatable)")
     train.add_argument("--from-index", action="store_true",
                        help="also learn from the star-rated reviews in the index (1-2 negative, 3 neutral, "
@@ -56,13 +53,12 @@ def run(args) -> None:
     if args.action == "build":
         from sentiment.default_model import build_default_model
         build_default_model(log=lambda m: print(m, file=sys.stderr))
+        load_classifier({})  # fits the shipped category heads now, not at the first crawl
         return
     if args.action == "correct":
         _correct(args)
         return
-    config = load_monitor(args.config).sentiment if args.config else {}
-    config = {**config, **{option: getattr(args, option) for option in ("model", "device", "precision")
-                           if getattr(args, option)}}
+    config = model_config(args)
     if args.action == "eval":
         # Bad floors or data are told at once, before the model takes seconds to load.
         floors = _floors(args.floors) if args.floors else {}
@@ -122,11 +118,12 @@ def _train(classifier, config: dict, rows: list, args) -> None:
     from sentiment.fine_tune import fine_tune
     from sentiment.training import TrainingError, train_head
     es_config = load_monitor(args.config).elasticsearch if args.config else {}
-    corrections = _corrections(es_config, required=args.from_index)
+    corrections = team_corrections(es_config, required=args.from_index)
+    stored = corrections.all() if corrections is not None else []
     learned = []
     if corrections is not None:
-        stored = corrections.all()
-        learned += [Row(c["text"], c["label"], c.get("language"), "train") for c in stored if c.get("text")]
+        learned += [Row(c["text"], c["label"], c.get("language"), "train") for c in stored
+                    if c.get("text") and c.get("label")]
         print(f"{len(stored)} corrections from Elasticsearch", file=sys.stderr)
         if args.from_index:
             rated = rated_reviews(corrections.client, corrections.reviews_index)
@@ -137,8 +134,13 @@ def _train(classifier, config: dict, rows: list, args) -> None:
     for row in learned + rows:
         unique.setdefault(row.text, row)
     rows = list(unique.values())
-    if not rows:
+    categorised = [c for c in stored if c.get("text") and "categories" in c]
+    if not rows and not categorised:
         fail("nothing to train on: no corrections stored and no --data given")
+    if categorised:
+        _train_categories(classifier, config, categorised)
+    if not rows:
+        return
 
     def log(message: str) -> None:
         print(message, file=sys.stderr)
@@ -162,19 +164,18 @@ def _train(classifier, config: dict, rows: list, args) -> None:
         print(f"new head written to {summary['directory']}; set sentiment.model to it to use it")
 
 
-def _corrections(es_config: dict, required: bool = True):
-    from index.storage.client import ElasticsearchUnavailable, connect, corrections_index, reviews_alias
-    from index.storage.schema import ensure_corrections_index
-    from sentiment.corrections import Corrections
+def _train_categories(classifier, config: dict, stored: list[dict]) -> None:
+    from sentiment.categories import CategoryError
+    from sentiment.training import TrainingError, train_categories
     try:
-        client = connect(es_config)
-    except ElasticsearchUnavailable as exc:
-        if required:
-            fail(str(exc))
-        print(f"kuchikomi: corrections not read: {exc}", file=sys.stderr)
-        return None
-    ensure_corrections_index(client, corrections_index(es_config))
-    return Corrections(client, corrections_index(es_config), reviews_alias(es_config))
+        summary = train_categories(classifier, config.get("categories"), stored,
+                                   log=lambda m: print(m, file=sys.stderr))
+    except (TrainingError, CategoryError) as exc:
+        fail(str(exc))
+    print(f"category heads: {summary['trained_on']} category corrections learnt, {summary['held_out']} held out; "
+          f"{summary['version_before']} -> {summary['version_after']}")
+    for name, (before, after) in summary["micro_f1"].items():
+        print(f"  category micro-F1 on {name}: before {before:.3f}, after {after:.3f}")
 
 
 def _correct(args) -> None:
@@ -182,7 +183,7 @@ def _correct(args) -> None:
     from alerts.dispatch import utc_now
     from sentiment.corrections import CorrectionError
     monitor = load_monitor(args.config)
-    corrections = _corrections(monitor.elasticsearch)
+    corrections = team_corrections(monitor.elasticsearch)
     try:
         correction, review = corrections.record(args.doc_id, args.label, utc_now(), args.by, args.note)
     except CorrectionError as exc:
