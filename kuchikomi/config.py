@@ -26,7 +26,7 @@ from foundations.text import fold_width_and_kana
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Rule types that act on the brands a review mentions: without a `brands:` section no review has any.
-BRAND_RULE_TYPES = {"negative_brand", "new_source", "spike", "digest"}
+BRAND_RULE_TYPES = {"negative_brand", "new_source", "spike", "digest", "mention"}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -245,11 +245,13 @@ def create_app(monitor) -> FastAPI:
     def filters(q: str = Query("", max_length=2000, description='words, "phrases", OR, -exclusions, field:value'),
                 brand: list[str] = Query([]), sentiment: list[Literal["negative", "neutral", "positive"]] = Query([]),
                 language: list[str] = Query([]), site: list[str] = Query([]),
+                category: list[str] = Query([], description="complaint, purchase_intent, ... (repeatable)"),
                 min_rating: float | None = Query(None, ge=1, le=5), max_rating: float | None = Query(None, ge=1, le=5),
                 since: str | None = Query(None, max_length=100,
                                           description="2024-05-01, 2024-05, ISO time, or 30d/12h/8w/6m/1y"),
                 until: str | None = Query(None, max_length=100)) -> Filters:
-        return Filters(q, brand, list(sentiment), language, site, min_rating, max_rating, since, until)
+        return Filters(q, brand, list(sentiment), language, site, min_rating, max_rating, since, until,
+                       categories=category)
 
     @app.exception_handler(QuerySyntaxError)
     async def bad_query(request: Request, exc: QuerySyntaxError):
