@@ -29,7 +29,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from index.research.dsl import DSLRejected, validate_dsl
 from index.research.query import BrandNames, QuerySyntaxError
-from index.research.report import INTERVALS, REPORTS
+from index.research.report import INTERVAL_REPORTS, INTERVALS, REPORTS
 from index.research.search import MAX_PAGE, SORTS, Filters, search
 from index.storage.client import connect, reviews_alias
 
@@ -297,8 +297,8 @@ def create_app(monitor) -> FastAPI:
     def report(name: Literal[tuple(REPORTS)], found: Filters = Depends(filters),
                interval: Literal[INTERVALS] = "week", top: int = Query(10, ge=1, le=100),
                key: dict = Depends(caller)) -> dict:
-        """mentions, share_of_voice, top_sites, rating_trend or significant_terms, as rows."""
-        options = {"interval": interval} if name in ("mentions", "rating_trend") else {}
+        """mentions, share_of_voice, top_sites, rating_trend, significant_terms, categories or aspects, as rows."""
+        options = {"interval": interval} if name in INTERVAL_REPORTS else {}
         result = REPORTS[name](client, alias, found, brands, top=top, **options)
         return {"report": result.name, "title": result.title, "columns": result.columns, "rows": result.rows}
 
