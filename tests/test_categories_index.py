@@ -263,3 +263,22 @@ def test_a_hostile_aspect_sentence_is_escaped_in_the_email(tmp_path, es_url, ind
     assert "categories: &lt;b&gt;purchase_intent, purchase_intent" in html
     text = mail.get_body(("plain",)).get_content()
     assert f"purchase_intent (positive): {hostile}" in text  # plain text is shown as typed, not interpreted
+
+
+def test_the_demo_prints_each_reviews_categories_and_has_a_lead_rule(research, capsys, monkeypatch, tmp_path):
+    from kuchikomi.commands import DEMO_CONFIG
+    from kuchikomi.commands.demo import print_reviews
+    print_reviews(load_monitor(research["config"]), research["client"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"reviews ({len(DOCUMENTS)} of {len(DOCUMENTS)}):"
+    assert lines[2].split() == ["brand", "sentiment", "categories", "aspects", "review"]
+    row = next(line for line in lines if "Cable frayed" in line)
+    assert "defect" in row and "defect -, battery +" in row
+    assert "question, purchase_intent" in next(line for line in lines if "Which headphones?" in line)
+
+    monkeypatch.setenv("KUCHIKOMI_DEMO_ALERTS", str(tmp_path / "alerts.jsonl"))
+    demo = load_monitor(DEMO_CONFIG)
+    dispatcher = AlertDispatcher(demo.alerts, None)
+    lead = mention("s6", "ソニーのWH-1000XM5、冬のボーナスで買おうと思っています。", ["purchase_intent", "question"])
+    assert [alert["rule"] for alert in dispatcher.evaluate(lead)] == ["sony-sales-leads"]
+    assert dispatcher.evaluate(mention("s3", "They work as described.", ["praise"])) == []
