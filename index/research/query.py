@@ -73,7 +73,7 @@ def rating_range(text: str) -> dict:
 def category_name(text: str) -> str:
     """A category as the config names it: `Purchase-Intent` is purchase_intent."""
     name = fold_width(text).replace("-", "_")
-    if not re.match(CATEGORY_NAME, name):
+    if not re.fullmatch(CATEGORY_NAME, name):
         raise QuerySyntaxError(f"category {text!r}: a category is named with lower-case letters, digits and _ "
                                f"(complaint, purchase_intent, ...)")
     return name
