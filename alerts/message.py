@@ -64,22 +64,37 @@ class Message:
         return "\n\n".join(blocks)
 
 
+def category_names(categories) -> list[str]:
+    """The names of a review's categories, stored as {name, score} objects (highest first) or given as names."""
+    names = (c.get("name") if isinstance(c, dict) else c for c in categories or [])
+    return [str(name) for name in names if name]
+
+
+def aspect_lines(review: dict) -> list[str]:
+    """One line per aspect: the category, its sentiment in that sentence, and the sentence."""
+    return [f"{one_line(a.get('category'))} ({one_line(a.get('sentiment'))}): {one_line(a.get('sentence'))}"
+            for a in review.get("aspects") or [] if isinstance(a, dict)]
+
+
 def review_facts(review: dict) -> str:
-    """brand · site · rating · sentiment, the line above each excerpt."""
+    """brand · site · rating · sentiment · categories, the line above each excerpt."""
     parts = [", ".join(review.get("brands") or []), review.get("site") or ""]
     if review.get("rating") is not None:
         parts.append(f"rating {review['rating']:g}/{review.get('rating_best') or 5:g}")
     if review.get("sentiment"):
         score = review.get("sentiment_score")
         parts.append(f"{review['sentiment']} {score:.2f}" if score is not None else review["sentiment"])
+    categories = category_names(review.get("categories"))
+    if categories:
+        parts.append("categories: " + ", ".join(categories))
     return " · ".join(one_line(p) for p in parts if p)
 
 
 def review_block(review: dict) -> str:
-    """A review as a message shows it: facts, title and excerpt, link."""
+    """A review as a message shows it: facts, title and excerpt, aspects, link."""
     title = one_line(review.get("title"))
     body = one_line(review.get("excerpt"))
-    lines = [review_facts(review), f"{title}: {body}" if title else body]
+    lines = [review_facts(review), f"{title}: {body}" if title else body, *aspect_lines(review)]
     if review.get("url"):
         lines.append(one_line(review["url"]))
     return "\n".join(line for line in lines if line)

@@ -27,7 +27,7 @@ from sentiment.categories import CategoryError, definitions
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Rule types that act on the brands a review mentions: without a `brands:` section no review has any.
-BRAND_RULE_TYPES = {"negative_brand", "new_source", "spike", "digest"}
+BRAND_RULE_TYPES = {"negative_brand", "new_source", "spike", "digest", "mention"}
 
 LANGUAGE = {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "a language code: ja, zh, en, ..."}
 PER_LANGUAGE = {"type": "object", "propertyNames": LANGUAGE,

@@ -9,7 +9,7 @@ from foundations.ports import free_port
 from tests.support.cli import kuchikomi, kuchikomi_process
 from tests.support.receivers import WebhookReceiver
 
-EXPECTED_REVIEWS = 9  # 5 Sony (two pages), 3 Panasonic (microdata), 1 cable
+EXPECTED_REVIEWS = 10  # 6 Sony (two pages, one a buyer's question without stars), 3 Panasonic (microdata), 1 cable
 # Negative reviews naming a watched brand; the cable review is negative but names none.
 EXPECTED_ALERT_URLS = {"/products/sony-wh-1000xm5.html#review-s2",
                        "/products/sony-wh-1000xm5-page2.html#review-s4",

@@ -312,9 +312,10 @@ def test_saved_searches_and_exports_follow_the_filter(space):
     assert analyst.get(f"{space.url}/export", params={"format": "xlsx"}).status_code == 400
 
 
-def test_reports_render_all_five_with_tables(space):
+def test_reports_render_all_seven_with_tables(space):
     viewer = sign_in(space, "vic")
-    for report in ("mentions", "share_of_voice", "top_sites", "rating_trend", "significant_terms"):
+    for report in ("mentions", "share_of_voice", "top_sites", "rating_trend", "significant_terms", "categories",
+                   "aspects"):
         reply = viewer.get(f"{space.url}/reports", params={"report": report, "period": "all"})
         assert reply.status_code == 200 and 'id="report-table"' in reply.text, report
     sov = viewer.get(f"{space.url}/reports", params={"report": "share_of_voice", "language": "zh", "period": "all"})

@@ -1,4 +1,4 @@
-"""The five research reports as charts: each bar links to the inbox filtered to what it counts."""
+"""The research reports as charts: each bar links to the inbox filtered to what it counts."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -37,6 +37,17 @@ def report_chart(report: Report, view: View, t: Translator, interval: str | None
     if report.name == "top_sites":
         return charts.bars(title, [{"label": r["site"], "counts": {k: r[k] for k in LABELS}} for r in rows],
                            href=lambda r: "/inbox?" + view.link(site=[r["label"]]), width=760)
+    if report.name in ("categories", "aspects"):
+        # A bar per category (all periods and brands) or per brand's aspect, split by sentiment.
+        key = "category" if report.name == "categories" else "aspect"  # also the query syntax's field
+        bars: dict[str, dict] = {}
+        for row in rows:
+            label = row[key] if report.name == "categories" else f"{row['brand']}: {row['aspect']}"
+            bar = bars.setdefault(label, {"label": label, "name": row[key], "counts": dict.fromkeys(LABELS, 0)})
+            for sentiment in LABELS:
+                bar["counts"][sentiment] += row[sentiment]
+        return charts.bars(title, list(bars.values()), href=lambda r: "/inbox?" + view.link(q=f"{key}:{r['name']}"),
+                           width=760)
     if report.name == "significant_terms":
         return charts.bars(title, [{"label": r["term"], "value": r["negative_reviews"]} for r in rows],
                            href=lambda r: "/inbox?" + view.link(q=f'"{r["label"]}"', sentiment=["negative"]),

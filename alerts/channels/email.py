@@ -9,7 +9,7 @@ from email.utils import formatdate, make_msgid
 
 from alerts.channels.errors import DeliveryError
 from alerts.channels.http import RETRY_SETTINGS
-from alerts.message import Message, one_line, review_facts
+from alerts.message import Message, aspect_lines, one_line, review_facts
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
@@ -104,6 +104,8 @@ def render_html(message: Message) -> str:
             link = (f'<a href="{e(url)}">{e(url)}</a>' if url.startswith(("http://", "https://"))
                     else e(url))
             title = f"<strong>{e(review.get('title'))}</strong>: " if review.get("title") else ""
+            aspects = "".join(f"<li>{e(line)}</li>" for line in aspect_lines(review))
             parts.append(f"<blockquote><p>{e(review_facts(review))}</p>"
-                         f"<p>{title}{e(review.get('excerpt'))}</p><p>{link}</p></blockquote>")
+                         f"<p>{title}{e(review.get('excerpt'))}</p>{f'<ul>{aspects}</ul>' if aspects else ''}"
+                         f"<p>{link}</p></blockquote>")
     return "<!doctype html><html><body>" + "".join(parts) + "</body></html>"

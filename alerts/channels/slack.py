@@ -7,7 +7,7 @@ from slack_sdk.webhook import WebhookClient
 
 from alerts.channels.errors import DeliveryError
 from alerts.channels.http import RETRY_SETTINGS, without_credentials
-from alerts.message import Message, one_line, review_facts
+from alerts.message import Message, aspect_lines, one_line, review_facts
 
 MAX_REVIEWS_SHOWN = 10
 
@@ -59,8 +59,8 @@ class SlackChannel:
                                                                  f"{one_line(alert['reason'])}\n{stats}")})
         for review in message.reviews()[:MAX_REVIEWS_SHOWN]:
             title = one_line(review.get("title"))
-            text = f"{review_facts(review)}\n{title + ': ' if title else ''}{one_line(review.get('excerpt'))}"
-            blocks.append({"type": "section", "text": _plain(text)})
+            lines = [review_facts(review), f"{title + ': ' if title else ''}{one_line(review.get('excerpt'))}"]
+            blocks.append({"type": "section", "text": _plain("\n".join(lines + aspect_lines(review)))})
             url = review.get("url") or ""
             if url.startswith(("http://", "https://")):
                 blocks.append({"type": "context", "elements": [

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.message import category_names
 from foundations.durations import SCHEMA as DURATION, parse_duration
+from index.research.query import CATEGORY_NAME
 
 EXCERPT_CHARS = 280
+ASPECT_CHARS = 160
+ASPECTS_SHOWN = 10
 
 CLOCK = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
 # Fields of an alert that `group_by` may name.
@@ -22,6 +26,8 @@ COMMON_PROPERTIES = {
     "languages": {"type": "array", "items": {"type": "string", "minLength": 2}, "minItems": 1},
     "sources": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
                 "description": "source names or site host names"},
+    "categories": {"type": "array", "items": {"type": "string", "pattern": CATEGORY_NAME}, "minItems": 1,
+                   "description": "only mentions with at least one of these categories (complaint, ...)"},
     "realert": DURATION,
     "group_by": {"type": "array", "items": {"enum": GROUP_FIELDS}, "uniqueItems": True},
     "group_window": DURATION,
@@ -94,6 +100,7 @@ class Rule:
         self.channels = list(config["channels"])
         self.languages = set(config.get("languages", []))
         self.sources = set(config.get("sources", []))
+        self.categories = set(config.get("categories", []))
         self.realert = parse_duration(config.get("realert", 0))
         self.group_by = list(config.get("group_by", []))
         self.group_window = parse_duration(config.get("group_window", 0))
@@ -102,7 +109,13 @@ class Rule:
     def applies_to(self, item) -> bool:
         if self.languages and item.get("language") not in self.languages:
             return False
+        if self.categories and not self.categories & set(category_names(item.get("categories"))):
+            return False
         return not self.sources or bool({item.get("source"), item.get("site")} & self.sources)
+
+    def category_filters(self) -> list[dict]:
+        """For the rules that search the index (spike, digest): the clause `categories` asks for, if any."""
+        return [{"terms": {"categories.name": sorted(self.categories)}}] if self.categories else []
 
     def group_key(self, alert: dict) -> str:
         """Alerts with the same key are sent together and throttled together."""
@@ -152,6 +165,10 @@ def review_summary(item) -> dict:
         "language": item.get("language"),
         "published_at": item.get("published_at"),
         "fetched_at": item.get("fetched_at"),
+        "categories": category_names(item.get("categories")),
+        "aspects": [{"category": aspect.get("category"), "sentiment": aspect.get("sentiment"),
+                     "sentence": excerpt(aspect.get("sentence"), ASPECT_CHARS)}
+                    for aspect in (item.get("aspects") or [])[:ASPECTS_SHOWN] if isinstance(aspect, dict)],
     }
 
 

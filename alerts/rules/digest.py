@@ -44,7 +44,8 @@ class DigestRule(Rule):
 
     def run(self, context) -> list[dict]:
         start, end = self.last_period(context.now)
-        query = {"bool": {"filter": [{"range": {self.time_field: {"gte": iso(start), "lt": iso(end)}}}]}}
+        query = {"bool": {"filter": [{"range": {self.time_field: {"gte": iso(start), "lt": iso(end)}}},
+                                     *self.category_filters()]}}
         if self.brands:
             query["bool"]["filter"].append({"terms": {"brands": self.brands}})
         reply = context.client.search(index=context.reviews_index, size=0, body={

@@ -64,7 +64,7 @@ class SpikeRule(Rule):
         ranges = [{"key": "current", "from": iso(now - window), "to": iso(now)}]
         ranges += [{"key": str(i), "from": iso(now - window * (i + 2)), "to": iso(now - window * (i + 1))}
                    for i in range(buckets)]
-        query = {"bool": {"filter": [self.negative, {"range": {self.time_field: {
+        query = {"bool": {"filter": [self.negative, *self.category_filters(), {"range": {self.time_field: {
             "gte": iso(now - window * (buckets + 1)), "lt": iso(now)}}}]}}
         if self.brands:
             query["bool"]["filter"].append({"terms": {"brands": self.brands}})
@@ -97,7 +97,7 @@ class SpikeRule(Rule):
 
     def _sample(self, context, brand: str, start: datetime, end: datetime) -> list[dict]:
         reply = context.client.search(index=context.reviews_index, size=SAMPLE_REVIEWS, body={
-            "query": {"bool": {"filter": [self.negative, {"term": {"brands": brand}},
+            "query": {"bool": {"filter": [self.negative, *self.category_filters(), {"term": {"brands": brand}},
                                           {"range": {self.time_field: {"gte": iso(start), "lt": iso(end)}}}]}},
             "sort": [{self.time_field: "desc"}]})
         return [hit["_source"] for hit in reply["hits"]["hits"]]

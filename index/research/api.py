@@ -29,7 +29,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from index.research.dsl import DSLRejected, validate_dsl
 from index.research.query import BrandNames, QuerySyntaxError
-from index.research.report import INTERVALS, REPORTS
+from index.research.report import INTERVAL_REPORTS, INTERVALS, REPORTS
 from index.research.search import MAX_PAGE, SORTS, Filters, search
 from index.storage.client import connect, reviews_alias
 
@@ -245,11 +245,13 @@ def create_app(monitor) -> FastAPI:
     def filters(q: str = Query("", max_length=2000, description='words, "phrases", OR, -exclusions, field:value'),
                 brand: list[str] = Query([]), sentiment: list[Literal["negative", "neutral", "positive"]] = Query([]),
                 language: list[str] = Query([]), site: list[str] = Query([]),
+                category: list[str] = Query([], description="complaint, purchase_intent, ... (repeatable)"),
                 min_rating: float | None = Query(None, ge=1, le=5), max_rating: float | None = Query(None, ge=1, le=5),
                 since: str | None = Query(None, max_length=100,
                                           description="2024-05-01, 2024-05, ISO time, or 30d/12h/8w/6m/1y"),
                 until: str | None = Query(None, max_length=100)) -> Filters:
-        return Filters(q, brand, list(sentiment), language, site, min_rating, max_rating, since, until)
+        return Filters(q, brand, list(sentiment), language, site, min_rating, max_rating, since, until,
+                       categories=category)
 
     @app.exception_handler(QuerySyntaxError)
     async def bad_query(request: Request, exc: QuerySyntaxError):
@@ -295,8 +297,8 @@ def create_app(monitor) -> FastAPI:
     def report(name: Literal[tuple(REPORTS)], found: Filters = Depends(filters),
                interval: Literal[INTERVALS] = "week", top: int = Query(10, ge=1, le=100),
                key: dict = Depends(caller)) -> dict:
-        """mentions, share_of_voice, top_sites, rating_trend or significant_terms, as rows."""
-        options = {"interval": interval} if name in ("mentions", "rating_trend") else {}
+        """mentions, share_of_voice, top_sites, rating_trend, significant_terms, categories or aspects, as rows."""
+        options = {"interval": interval} if name in INTERVAL_REPORTS else {}
         result = REPORTS[name](client, alias, found, brands, top=top, **options)
         return {"report": result.name, "title": result.title, "columns": result.columns, "rows": result.rows}
 

@@ -29,11 +29,14 @@ def write_csv(report: Report, path: Path) -> Path:
     return path
 
 
-def _series(rows: list[dict], value: str) -> tuple[list[str], dict[str, list]]:
+def _series(rows: list[dict], value: str, key: str = "brand") -> tuple[list[str], dict[str, list]]:
+    """One line per `key` (brand, category) over the periods; values of rows sharing a period and key add up."""
     periods = sorted({row["period"] for row in rows})
     series: dict[str, list] = {}
     for row in rows:
-        series.setdefault(row["brand"], [None] * len(periods))[periods.index(row["period"])] = row[value]
+        line = series.setdefault(row[key], [None] * len(periods))
+        at = periods.index(row["period"])
+        line[at] = row[value] if line[at] is None else line[at] + row[value]
     return periods, series
 
 
@@ -44,17 +47,28 @@ def write_chart(report: Report, path: Path) -> Path:
     if not rows:
         axes.text(0.5, 0.5, "nothing to show for these filters", ha="center", va="center")
         axes.set_axis_off()
-    elif report.name in ("mentions", "rating_trend"):
-        value = "mentions" if report.name == "mentions" else "average_stars"
-        periods, series = _series(rows, value)
-        for brand, values in series.items():
+    elif report.name in ("mentions", "rating_trend", "categories"):
+        value = "average_stars" if report.name == "rating_trend" else "mentions"
+        # categories: one line per category, all brands together (the CSV keeps them apart)
+        periods, series = _series(rows, value, "category" if report.name == "categories" else "brand")
+        for name, values in series.items():
             axes.plot(periods, [0 if v is None and value == "mentions" else v for v in values],
-                      marker="o", label=brand)
+                      marker="o", label=name)
         axes.set_ylabel("reviews" if value == "mentions" else "average stars (1-5)")
         if value == "average_stars":
             axes.set_ylim(1, 5)
         axes.legend(loc="best", fontsize="small")
         axes.tick_params(axis="x", labelrotation=45)
+    elif report.name == "aspects":
+        labels = [row["aspect"] if len({r["brand"] for r in rows}) == 1 else f"{row['brand']}: {row['aspect']}"
+                  for row in reversed(rows)]
+        left = [0] * len(rows)
+        for label, colour in (("negative", "#c62828"), ("neutral", "#9e9e9e"), ("positive", "#2e7d32")):
+            counts = [row[label] for row in reversed(rows)]
+            axes.barh(labels, counts, left=left, label=label, color=colour)
+            left = [a + b for a, b in zip(left, counts)]
+        axes.set_xlabel("sentences")
+        axes.legend(loc="best", fontsize="small")
     elif report.name == "share_of_voice":
         labels = [row["brand"] for row in rows]
         bottom = [0.0] * len(rows)

@@ -8,7 +8,10 @@ from typing import IO, Iterable, Iterator
 FORMATS = ("jsonl", "csv", "parquet")
 # The flat columns of CSV and Parquet; JSON lines keep the whole stored document.
 COLUMNS = ["doc_id", "date", "published_at", "fetched_at", "site", "brands", "language", "sentiment",
-           "sentiment_score", "stars", "item_name", "title", "body", "author", "review_url", "source_url"]
+           "sentiment_score", "stars", "item_name", "title", "body", "author", "review_url", "source_url",
+           "categories", "aspects"]
+# Lists: `|`-joined in CSV, lists of strings in Parquet. An aspect is "category:sentiment" (battery:negative).
+LIST_COLUMNS = ("brands", "categories", "aspects")
 
 
 def flatten(doc: dict) -> dict:
@@ -22,6 +25,8 @@ def flatten(doc: dict) -> dict:
         "sentiment": sentiment.get("label"),
         "sentiment_score": sentiment.get("score"),
         "stars": None if normalized is None else round(1 + 4 * normalized, 3),
+        "categories": [category["name"] for category in doc.get("categories") or []],
+        "aspects": [f"{aspect['category']}:{aspect['sentiment']}" for aspect in doc.get("aspects") or []],
     }
 
 
@@ -38,7 +43,8 @@ def write_csv(docs: Iterable[dict], handle: IO[str]) -> int:
     count = 0
     for count, doc in enumerate(docs, 1):
         row = flatten(doc)
-        row["brands"] = "|".join(row["brands"])
+        for name in LIST_COLUMNS:
+            row[name] = "|".join(row[name])
         writer.writerow(row)
     return count
 
@@ -57,7 +63,7 @@ def _chunks(docs: Iterable[dict], size: int) -> Iterator[list[dict]]:
 def write_parquet(docs: Iterable[dict], path: str, row_group: int = 5000) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    schema = pa.schema([(name, pa.list_(pa.string()) if name == "brands" else
+    schema = pa.schema([(name, pa.list_(pa.string()) if name in LIST_COLUMNS else
                          pa.float64() if name in ("sentiment_score", "stars") else pa.string())
                         for name in COLUMNS])
     count = 0

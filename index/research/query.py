@@ -3,7 +3,9 @@
     word "exact phrase" -excluded -"excluded phrase" a OR b field:value field:"a phrase"
 
 Terms are ANDed; `OR` (or `|`) joins the terms on either side. Fields: title, body, item, author,
-brand, site, lang, sentiment, rating (1-5 stars: rating:4, rating:>=4, rating:<3, rating:2..4).
+brand, site, lang, sentiment, rating (1-5 stars: rating:4, rating:>=4, rating:<3, rating:2..4),
+category (category:complaint: the review has that category), aspect (aspect:battery: a sentence of it is
+about battery; aspect:battery:negative: one that blames the battery).
 Text is matched as a phrase in the analyzed fields, so CJK words (indexed as bigrams) must appear
 whole, and width and case never matter. A word that names a configured brand or alias also finds
 reviews the brand matcher attributed to that brand (`sony` finds `ソニー` reviews).
@@ -22,6 +24,7 @@ TEXT_FIELDS = ["title^2", "body", "item_name"]
 FIELD_TARGETS = {"title": ["title"], "body": ["body"], "item": ["item_name"]}
 KEYWORD_FIELDS = {"site": "site", "lang": "language", "language": "language", "author": "author"}
 SENTIMENTS = ("negative", "neutral", "positive")
+CATEGORY_NAME = r"^[a-z][a-z0-9_]*$"  # as the monitor config names categories
 MAX_CLAUSES = 64
 _TOKEN = re.compile(r'\s*(?:(?P<neg>-)?(?:(?P<field>[A-Za-z_]+):(?!//))?(?:"(?P<phrase>[^"]*)(?P<closed>")?'
                     r'|(?P<word>[^\s"]+)))', re.UNICODE)
@@ -67,6 +70,32 @@ def rating_range(text: str) -> dict:
     return {"range": {"rating.normalized": bounds}}
 
 
+def category_name(text: str) -> str:
+    """A category as the config names it: `Purchase-Intent` is purchase_intent."""
+    name = fold_width(text).replace("-", "_")
+    if not re.fullmatch(CATEGORY_NAME, name):
+        raise QuerySyntaxError(f"category {text!r}: a category is named with lower-case letters, digits and _ "
+                               f"(complaint, purchase_intent, ...)")
+    return name
+
+
+def category_query(text: str) -> dict:
+    return {"term": {"categories.name": category_name(text)}}
+
+
+def aspect_query(text: str) -> dict:
+    """aspect:battery, or aspect:battery:negative for the sentences that blame it."""
+    category, _, sentiment = text.partition(":")
+    clauses = [{"term": {"aspects.category": category_name(category)}}]
+    if sentiment:
+        if sentiment.lower() not in SENTIMENTS:
+            raise QuerySyntaxError(f"aspect:{text}: the sentiment after the category is one of "
+                                   f"{', '.join(SENTIMENTS)}")
+        clauses.append({"term": {"aspects.sentiment": sentiment.lower()}})
+    # ignore_unmapped: indices rolled over before aspects were mapped simply have none.
+    return {"nested": {"path": "aspects", "query": {"bool": {"filter": clauses}}, "ignore_unmapped": True}}
+
+
 class BrandNames:
     """Configured brands by folded name and alias, for `brand:` and for expanding plain words."""
 
@@ -96,11 +125,15 @@ def _field_query(field: str, value: str, brands: BrandNames) -> dict:
         return {"term": {"sentiment.label": value.lower()}}
     if name == "rating":
         return rating_range(value)
+    if name == "category":
+        return category_query(value)
+    if name == "aspect":
+        return aspect_query(value)
     if name in KEYWORD_FIELDS:
         target = KEYWORD_FIELDS[name]
         # match, not term: author's keyword normalizer folds the value the way it folded the index.
         return {"match": {"author": value}} if target == "author" else {"term": {target: value.lower()}}
-    known = sorted({*FIELD_TARGETS, *KEYWORD_FIELDS, "brand", "sentiment", "rating"})
+    known = sorted({*FIELD_TARGETS, *KEYWORD_FIELDS, "brand", "sentiment", "rating", "category", "aspect"})
     raise QuerySyntaxError(f"unknown field {field!r} in {field}:{value}; fields: {', '.join(known)}")
 
 

@@ -16,7 +16,9 @@ from index.research.query import BrandNames, QuerySyntaxError
 from index.research.search import Filters, build_query
 
 INTERVALS = ("day", "week", "month")
+INTERVAL_REPORTS = ("mentions", "rating_trend", "categories")  # the reports over time, which take an interval
 NO_BRAND = "(no brand)"
+CATEGORIES_SHOWN = 50  # the nine shipped ones and a team's own
 
 
 @dataclass
@@ -57,6 +59,50 @@ def mentions(client, alias, filters: Filters, brands: BrandNames, interval: str 
                          "mentions": brand["doc_count"], **_sentiment_counts(brand)})
     return Report("mentions", f"Mentions per {interval} by brand",
                   ["period", "brand", "mentions", "positive", "neutral", "negative"], rows)
+
+
+def categories(client, alias, filters: Filters, brands: BrandNames, interval: str = "week",
+               top: int = 10) -> Report:
+    """Reviews per period, brand and category, split by sentiment, with the category's share of negatives."""
+    _check_interval(interval)
+    aggs = {"over_time": {
+        "date_histogram": {"field": "date", "calendar_interval": interval, "min_doc_count": 1},
+        "aggs": {"brand": {"terms": {"field": "brands", "size": top, "missing": NO_BRAND}, "aggs": {
+            "category": {"terms": {"field": "categories.name", "size": CATEGORIES_SHOWN},
+                         "aggs": {"sentiment": {"terms": {"field": "sentiment.label", "size": 3}}}}}}}}}
+    result = _aggregate(client, alias, filters, brands, aggs)
+    rows = []
+    for period in result["over_time"]["buckets"]:
+        for brand in period["brand"]["buckets"]:
+            for category in brand["category"]["buckets"]:
+                counts = _sentiment_counts(category)
+                rows.append({"period": period["key_as_string"][:10], "brand": brand["key"],
+                             "category": category["key"], "mentions": category["doc_count"], **counts,
+                             "negative_share": round(counts["negative"] / category["doc_count"], 4)})
+    return Report("categories", f"Categories per {interval} by brand",
+                  ["period", "brand", "category", "mentions", "positive", "neutral", "negative", "negative_share"],
+                  rows)
+
+
+def aspects(client, alias, filters: Filters, brands: BrandNames, top: int = 10) -> Report:
+    """Per brand and aspect, the review sentences that praise or blame it ("battery −, sound +")."""
+    aggs = {"brand": {"terms": {"field": "brands", "size": top, "missing": NO_BRAND}, "aggs": {
+        "aspects": {"nested": {"path": "aspects"}, "aggs": {
+            "category": {"terms": {"field": "aspects.category", "size": CATEGORIES_SHOWN}, "aggs": {
+                "sentiment": {"terms": {"field": "aspects.sentiment", "size": 3}},
+                "reviews": {"reverse_nested": {}}}}}}}}}
+    result = _aggregate(client, alias, filters, brands, aggs)
+    rows = []
+    for brand in result["brand"]["buckets"]:
+        # Indices rolled over before aspects were mapped answer the nested aggregation without its sub-aggregations.
+        for aspect in brand["aspects"].get("category", {}).get("buckets", []):
+            counts = _sentiment_counts(aspect)
+            rows.append({"brand": brand["key"], "aspect": aspect["key"], "reviews": aspect["reviews"]["doc_count"],
+                         "sentences": aspect["doc_count"], **counts,
+                         "net_sentiment": round((counts["positive"] - counts["negative"]) / aspect["doc_count"], 4)})
+    return Report("aspects", "Aspects by brand: sentences praising or blaming each",
+                  ["brand", "aspect", "reviews", "sentences", "positive", "neutral", "negative", "net_sentiment"],
+                  rows)
 
 
 def share_of_voice(client, alias, filters: Filters, brands: BrandNames, top: int = 20) -> Report:
@@ -143,4 +189,6 @@ REPORTS: dict[str, Callable[..., Report]] = {
     "top_sites": top_sites,
     "rating_trend": rating_trend,
     "significant_terms": significant_terms,
+    "categories": categories,
+    "aspects": aspects,
 }

@@ -11,10 +11,11 @@ from typing import Iterator
 
 from elasticsearch import Elasticsearch
 
-from index.research.query import SENTIMENTS, BrandNames, QuerySyntaxError, parse_query, stars_to_normalized
+from index.research.query import SENTIMENTS, BrandNames, QuerySyntaxError, category_name, parse_query, \
+    stars_to_normalized
 
 SHOWN_FIELDS = ["doc_id", "site", "item_name", "title", "body", "rating", "sentiment", "brands", "author",
-                "language", "published_at", "fetched_at", "date", "review_url", "source_url"]
+                "language", "published_at", "fetched_at", "date", "review_url", "source_url", "categories", "aspects"]
 # doc_id breaks ties so that search_after pages neither skip nor repeat a review.
 SORTS = {
     "relevance": ["_score", {"date": {"order": "desc"}}, {"doc_id": "asc"}],
@@ -38,6 +39,7 @@ class Filters:
     since: str | None = None
     until: str | None = None
     sources: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
 
 
 def _shown(text: str) -> str:
@@ -100,6 +102,8 @@ def filter_clauses(filters: Filters, brands: BrandNames) -> list[dict]:
         clauses.append({"terms": {"site": [site.lower() for site in filters.sites]}})
     if filters.sources:
         clauses.append({"terms": {"source": filters.sources}})
+    if filters.categories:
+        clauses.append({"terms": {"categories.name": [category_name(name) for name in filters.categories]}})
     stars = {}
     if filters.min_rating is not None:
         stars["gte"] = stars_to_normalized(filters.min_rating)

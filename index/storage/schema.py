@@ -80,15 +80,18 @@ def ensure_reviews_index(client: Elasticsearch, prefix: str) -> str:
         client.indices.create(index=f"{alias}-v{version}-{FIRST_GENERATION}",
                               body={"aliases": {alias: {"is_write_index": True}}}, ignore=400)
         return alias
-    found = backing_indices(client, alias)[current]["version"]
+    indices = backing_indices(client, alias)
+    found = indices[current]["version"]
     if found < version:
         raise SchemaError(f"the index {current} has schema version {found}, this kuchikomi writes version "
                           f"{version}: run `kuchikomi index migrate` (searches keep working meanwhile)")
     if found > version:
         raise SchemaError(f"the index {current} has schema version {found}, newer than this kuchikomi's "
                           f"({version}): upgrade kuchikomi")
-    # Within a schema version fields are only ever added, so the live index is updated in place.
-    client.indices.put_mapping(index=current, body=body["mappings"])
+    # Within a schema version fields are only ever added, so its indices are updated in place: the rolled-over
+    # ones too, since a team correction may still rewrite a review in one of them.
+    same_version = [name for name, info in indices.items() if info["version"] == version]
+    client.indices.put_mapping(index=",".join(same_version), body=body["mappings"])
     client.indices.put_settings(index=current,
                                 body={"index": {"refresh_interval": body["settings"]["refresh_interval"]}})
     _apply_replicas(client, list(backing_indices(client, alias)))

@@ -141,6 +141,8 @@ def research_options(default_config: str) -> argparse.ArgumentParser:
     research.add_argument("--sentiment", action="append", choices=["negative", "neutral", "positive"])
     research.add_argument("--language", action="append", help="ja, zh, en, ... (repeatable)")
     research.add_argument("--site", action="append", help="host name, e.g. www.example.com (repeatable)")
+    research.add_argument("--category", action="append",
+                          help="only reviews with this category, e.g. complaint, purchase_intent (repeatable)")
     research.add_argument("--min-rating", type=float, help="at least this many stars (1-5)")
     research.add_argument("--max-rating", type=float, help="at most this many stars (1-5)")
     research.add_argument("--since", help="2024-05-01, 2024-05, an ISO time, or 30d/12h/8w/6m/1y (ago)")
@@ -151,7 +153,7 @@ def research_options(default_config: str) -> argparse.ArgumentParser:
 def research_filters(args):
     from index.research.search import Filters
     return Filters(args.query or "", args.brand or [], args.sentiment or [], args.language or [], args.site or [],
-                   args.min_rating, args.max_rating, args.since, args.until)
+                   args.min_rating, args.max_rating, args.since, args.until, categories=args.category or [])
 
 
 def research_target(args):

@@ -7,10 +7,12 @@ import time
 
 from crawlers.static_site import StaticSite
 from foundations import paths
-from kuchikomi.commands import DEMO_CONFIG, connect_elasticsearch, fail, load_classifier, load_monitor
+from kuchikomi.commands import DEMO_CONFIG, connect_elasticsearch, fail, load_classifier, load_monitor, table
 
 DEMO_PORT = 8765
 DEMO_USER = "demo"
+REVIEWS_SHOWN = 50
+SIGNS = {"negative": "-", "neutral": "~", "positive": "+"}  # an aspect as "battery -, sound +"
 
 
 def add_parser(sub, default_config: str):
@@ -52,14 +54,37 @@ def run(args) -> None:
         stats = run_crawl(monitor, classifier=classifier, overrides={"LOG_LEVEL": args.log_level})
     print("[4/4] done", file=sys.stderr)
     print_summary(monitor, stats, client)
+    print_reviews(monitor, client)
     record_crawls(monitor, stats, client)
     print(f"alerts file: {os.environ['KUCHIKOMI_DEMO_ALERTS']}")
     print(f"demo took {time.monotonic() - started:.1f} s")
     print(f"try a search:  .venv/bin/kuchikomi search 壊れ --config {DEMO_CONFIG}")
+    print(f"               .venv/bin/kuchikomi search category:purchase_intent --config {DEMO_CONFIG}")
     password = _demo_user(client, monitor)
     print(f"web workspace: start it with  .venv/bin/kuchikomi web --config {DEMO_CONFIG}")
     print(f"               then open http://127.0.0.1:8080/?period=all and sign in as {DEMO_USER} / {password}")
     print("the local Elasticsearch keeps running for that; stop it with `.venv/bin/kuchikomi es stop`")
+
+
+def print_reviews(monitor, client) -> None:
+    """The demo's reviews as the index holds them: sentiment, categories and aspects of each."""
+    from alerts.message import category_names
+    from alerts.rules.base import excerpt
+    from index.research.search import Filters, search
+    from index.storage.client import ES_ERRORS, reviews_alias
+    try:
+        page = search(client, reviews_alias(monitor.elasticsearch), Filters(), size=REVIEWS_SHOWN, sort="oldest")
+    except ES_ERRORS as exc:
+        print(f"reviews not shown, Elasticsearch did not answer: {str(exc).splitlines()[0][:200]}")
+        return
+    rows = [{"brand": ", ".join(hit.get("brands") or []) or "-",
+             "sentiment": (hit.get("sentiment") or {}).get("label", "-"),
+             "categories": ", ".join(category_names(hit.get("categories"))) or "-",
+             "aspects": ", ".join(dict.fromkeys(f"{a.get('category')} {SIGNS.get(a.get('sentiment'), '?')}"
+                                                for a in hit.get("aspects") or [])) or "-",
+             "review": excerpt(hit.get("title") or hit.get("body"), 40)} for hit in page.hits]
+    print(f"\nreviews ({len(rows)} of {page.total}):")
+    print(table(["brand", "sentiment", "categories", "aspects", "review"], rows))
 
 
 def _demo_user(client, monitor) -> str:

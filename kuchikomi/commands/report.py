@@ -11,7 +11,7 @@ def add_parser(sub, default_config: str):
     report = sub.add_parser("report", parents=[research_options(default_config)],
                             help="trend reports as tables, CSV and PNG charts")
     report.add_argument("reports", nargs="*", help="mentions, share_of_voice, top_sites, rating_trend, "
-                                                   "significant_terms (default: all)")
+                                                   "significant_terms, categories, aspects (default: all)")
     report.add_argument("--query", "-q", help="only reviews matching this search")
     report.add_argument("--interval", choices=["day", "week", "month"], default="week")
     report.add_argument("--top", type=int, default=10, help="brands, sites or terms shown")
@@ -21,7 +21,7 @@ def add_parser(sub, default_config: str):
 
 def run(args) -> None:
     from index.research.charts import write_chart, write_csv
-    from index.research.report import REPORTS
+    from index.research.report import INTERVAL_REPORTS, REPORTS
     client, alias, brands = research_target(args)
     filters = research_filters(args)
     names = list(REPORTS) if not args.reports or "all" in args.reports else args.reports
@@ -32,7 +32,7 @@ def run(args) -> None:
     if out:
         out.mkdir(parents=True, exist_ok=True)
     for name in names:
-        options = {"interval": args.interval} if name in ("mentions", "rating_trend") else {}
+        options = {"interval": args.interval} if name in INTERVAL_REPORTS else {}
         report = query_errors(lambda: REPORTS[name](client, alias, filters, brands, top=args.top, **options))
         print(f"\n{report.title}\n{table(report.columns, report.rows) if report.rows else '(no reviews match)'}")
         if out:

@@ -11,7 +11,8 @@ def add_parser(sub, default_config: str):
     search = sub.add_parser("search", parents=[research_options(default_config)], help="search the indexed reviews",
                             description='Query syntax: words, "exact phrases", a OR b, -excluded, field:value '
                                         "(title, body, item, author, brand, site, lang, sentiment, "
-                                        "rating:>=4). Terms are ANDed.")
+                                        "rating:>=4, category:complaint, aspect:battery:negative). "
+                                        "Terms are ANDed.")
     search.add_argument("query", nargs="?", default="")
     search.add_argument("--size", type=int, default=10, help="reviews per page (at most 1000)")
     search.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
@@ -48,12 +49,14 @@ def run(args) -> None:
 
 
 def _search_line(hit: dict) -> str:
-    from alerts.message import plain
+    from alerts.message import category_names, plain
     from alerts.rules.base import excerpt
     sentiment = hit.get("sentiment") or {}
     rating = hit.get("rating") or {}
     stars = f"{rating['value']:g}/{rating['best']:g}" if rating.get("value") is not None else "-"
+    categories = ", ".join(category_names(hit.get("categories")))
     return (f"[{sentiment.get('label', '-')} {sentiment.get('score', 0):.2f}] rating {stars} | "
+            f"{plain(categories) + ' | ' if categories else ''}"
             f"{plain(', '.join(hit.get('brands') or []) or '-')} | {plain(hit.get('site'))} | "
             f"{plain((hit.get('date') or hit.get('published_at') or '-')[:10])} | {plain(hit.get('title') or '')}: "
             f"{plain(excerpt(hit.get('body'), 120))} | {plain(hit.get('review_url') or hit.get('source_url'))}")

@@ -50,6 +50,29 @@ ROWS = [
 ]
 FETCHED_AT = "2024-03-25T09:00:00.000+00:00"
 
+# What the category engine would put on some of these reviews: id -> (categories with scores, aspects as
+# (category, that sentence's sentiment, sentence)). The rest carry none, as reviews indexed before it did.
+CATEGORIES = {
+    "ja-1": ([("praise", 0.93)], [("praise", "positive", "ソニーのヘッドホンは音質が素晴らしい。")]),
+    "ja-2": ([("defect", 0.95), ("complaint", 0.88)],
+             [("defect", "negative", "ｿﾆｰのイヤホンを買ったが、バッテリーが一週間で壊れた。"),
+              ("customer_service", "neutral", "返品したい。")]),
+    "ja-4": ([("complaint", 0.81)], [("defect", "negative", "バッテリーの持ちも悪い。")]),
+    "ja-5": ([("price", 0.62)], [("price", "neutral", "値段相応。")]),
+    "zh-2": ([("defect", 0.94), ("customer_service", 0.9), ("complaint", 0.86)],
+             [("defect", "negative", "索尼耳机用了一周电池就坏了，"), ("customer_service", "negative", "客服也不理。")]),
+    "en-2": ([("defect", 0.97), ("complaint", 0.7)],
+             [("defect", "negative", "My SONY earbuds stopped charging after a week.")]),
+    "en-5": ([("defect", 0.83)], [("defect", "negative", "The Anker cable frayed after two months."),
+                                  ("battery", "positive", "Battery life is fine though.")]),
+    "en-6": ([("praise", 0.77), ("price", 0.74)], [("price", "positive", "Good value TV from Sony, bright picture.")]),
+    "en-7": ([("question", 0.91), ("purchase_intent", 0.86)],
+             [("purchase_intent", "neutral", "Looking for headphones recommendations under 100 dollars.")]),
+    "en-8": ([("customer_service", 0.96), ("complaint", 0.9)],
+             [("customer_service", "negative", "Sony customer service never answered my email about the broken "
+                                               "battery.")]),
+}
+
 
 def document(row: tuple) -> dict:
     doc_id, language, site, brands, label, stars, published, title, body = row
@@ -62,7 +85,17 @@ def document(row: tuple) -> dict:
         "published_at": f"{published}T12:00:00+00:00" if published else None, "fetched_at": FETCHED_AT,
         "language": language, "page_language": language, "brands": brands,
         "sentiment": {"label": label, "score": 0.9},
+        **categorised(doc_id),
     }
+
+
+def categorised(doc_id: str) -> dict:
+    """The `categories` and `aspects` fields of a corpus review, when it has any."""
+    if doc_id not in CATEGORIES:
+        return {}
+    categories, aspects = CATEGORIES[doc_id]
+    return {"categories": [{"name": name, "score": score} for name, score in categories],
+            "aspects": [{"category": c, "sentiment": s, "sentence": sentence} for c, s, sentence in aspects]}
 
 
 DOCUMENTS = [document(row) for row in ROWS]
