@@ -302,6 +302,16 @@ def _check_rule_brands(brands: list[dict], rules: list[dict], path: Path) -> Non
                                   f"configured brand: {fix}")
 
 
+def _check_rule_categories(names: list[str], rules: list[dict], path: Path) -> None:
+    """A rule's `categories:` name categories in use, or it could never fire."""
+    for index, rule in enumerate(rules):
+        for position, name in enumerate(rule.get("categories", [])):
+            if name not in names:
+                raise ConfigError(f"{path}: alerts.rules[{index}].categories[{position}]: {name!r} is not a "
+                                  f"category in use: name one of {', '.join(names) or 'none'}, or define it under "
+                                  f"categories.custom")
+
+
 def load_monitor(path: str | os.PathLike) -> Monitor:
     path = Path(path)
     try:
@@ -377,6 +387,8 @@ def load_monitor(path: str | os.PathLike) -> Monitor:
             raise ConfigError(f"{path}: categories.{exc}") from exc
         # Categories are scored by the sentiment stage, from the same model pass: they travel in its section.
         sentiment["categories"] = raw["categories"]
+    _check_rule_categories([category.name for category in definitions(raw.get("categories"))],
+                           alerts.get("rules", []), path)
     return Monitor(path=path.resolve(), elasticsearch=raw.get("elasticsearch", {}),
                    brands=raw.get("brands", []), sources=raw["sources"], sentiment=sentiment,
                    alerts=alerts, crawl=raw.get("crawl", {}), api=raw.get("api", {}))

@@ -232,6 +232,12 @@ def test_rule_categories_are_checked_when_the_config_loads(tmp_path, es_url, ind
     with pytest.raises(ConfigError, match=r"alerts\.rules\[0\]\.categories\[0\]"):
         monitor(tmp_path, es_url, index_prefix, webhook.url, [
             {"name": "leads", "type": "mention", "categories": ["Purchase Intent"], "channels": ["sales"]}])
+    # Well formed but not a category in use: a typo that would never fire.
+    with pytest.raises(ConfigError, match=r"alerts\.rules\[0\]\.categories\[1\]: 'purchase_intents' is not a "
+                                          r"category in use: name one of complaint, .*purchase_intent"):
+        monitor(tmp_path, es_url, index_prefix, webhook.url, [
+            {"name": "leads", "type": "mention", "categories": ["question", "purchase_intents"],
+             "channels": ["sales"]}])
 
 
 def test_a_digest_with_categories_counts_only_those_mentions(research):

@@ -121,6 +121,43 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, es_url, index_prefix,
     assert len(authors) == PAGES and set(authors.values()) == {1}
 
 
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_stopping_or_killing_crawl_workers_stops_every_worker(tmp_path, es_url, index_prefix, kuchikomi_home,
+                                                              redis_url, site):
+    path = config(tmp_path, es_url, index_prefix, redis_url, site, frontier_lease="3s",
+                  concurrent_requests_per_domain=1, download_delay=0.05)
+    command = [*SUBPROCESS, "crawl", "-c", path, "--workers", "2", "--log-level", "WARNING"]
+    deadline = time.monotonic() + 120
+    for stop, seen in ((signal.SIGTERM, 20), (signal.SIGKILL, 60)):
+        parent = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while len(fetched(site)) < seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(f"/proc/{parent.pid}/task/{parent.pid}/children") as handle:
+            workers = [int(pid) for pid in handle.read().split()]
+        assert len(workers) == 2
+        parent.send_signal(stop)
+        out, err = parent.communicate(timeout=120)
+        if stop == signal.SIGTERM:  # stopped: the workers stop and one summary is printed
+            assert "=== kuchikomi crawl summary ===" in out, err[-3000:]
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in workers), f"workers still running after {stop!r} of their parent"
+        assert len(fetched(site)) < PAGES
+    # What the stopped and killed workers held goes to the next run: every page, every review once.
+    result = kuchikomi_process("crawl", "-c", path, "--log-level", "WARNING", timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(fetched(site)) == {f"/p/{n}" for n in range(PAGES)}
+    authors = collections.Counter(review["author"] for review in stored(es_url, index_prefix))
+    assert len(authors) == PAGES and set(authors.values()) == {1}
+
+
 def test_frontier_status_and_clear(tmp_path, es_url, index_prefix, redis_url, site):
     path = config(tmp_path, es_url, index_prefix, redis_url, site)
     client = redis.Redis.from_url(redis_url)

@@ -187,12 +187,14 @@ def test_sentiment_probabilities_alone_do_not_make_a_review_changed(es_url, inde
                                                                   "positive": 0.0176},
                  "model": "kuchikomi-sentiment-e5", "model_version": "v1", "drivers": ["Broke in a week."]}
     first = {"doc_id": "r1", "source_url": "https://shop.example/p", "body": "Broke in a week. Sad.",
-             "fetched_at": "2026-01-11T00:00:00+00:00", "sentiment": sentiment}
+             "fetched_at": "2026-01-11T00:00:00+00:00", "sentiment": sentiment,
+             "categories": [{"name": "defect", "score": 0.8812}, {"name": "complaint", "score": 0.7311}]}
     writer.write([first])
     # bf16 in another batch: the probabilities move in the 4th decimal, another sentence leads the drivers.
     again = {**first, "fetched_at": "2026-01-12T00:00:00+00:00", "sentiment": {
         **sentiment, "score": 0.9127, "scores": {"negative": 0.9127, "neutral": 0.0698, "positive": 0.0175},
-        "drivers": ["Sad."]}}
+        "drivers": ["Sad."]},
+        "categories": [{"name": "defect", "score": 0.8809}, {"name": "complaint", "score": 0.7315}]}
     writer.write([again])
     assert writer.outcomes == {"created": 1, "updated": 0, "unchanged": 1, "stale": 0}
     assert client.get(index=alias, id="r1")["_source"]["sentiment"] == sentiment  # the stored scores stay
@@ -200,6 +202,10 @@ def test_sentiment_probabilities_alone_do_not_make_a_review_changed(es_url, inde
                   "sentiment": {**again["sentiment"], "label": "neutral"}}
     writer.write([relabelled])
     assert writer.outcomes["updated"] == 1  # a new label is a change
+    recategorised = {**relabelled, "fetched_at": "2026-01-14T00:00:00+00:00",
+                     "categories": [{"name": "defect", "score": 0.8809}]}
+    writer.write([recategorised])
+    assert writer.outcomes["updated"] == 2  # so is a category more or less
 
 
 @pytest.mark.slow

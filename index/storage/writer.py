@@ -33,8 +33,8 @@ RETRY_LATER = (429, 502, 503, 504)
 VOLATILE_FIELDS = {"fetched_at", "date", "content_hash"}
 
 
-# Of the sentiment, what a reader sees: the model's probabilities move in their last digits with the
-# batch a review happened to be classified in.
+# Of the sentiment and the categories, what a reader sees: the model's scores move in their last digits
+# with the batch a review happened to be classified in.
 SENTIMENT_CONTENT = ("label", "model", "model_version", "corrected")
 
 
@@ -45,6 +45,9 @@ def content_hash(doc: dict) -> str:
         content.pop(key, None)
     if isinstance(content.get("sentiment"), dict):
         content["sentiment"] = {key: content["sentiment"].get(key) for key in SENTIMENT_CONTENT}
+    if isinstance(content.get("categories"), list):
+        content["categories"] = [(category.get("name"), category.get("corrected")) for category in
+                                 content["categories"] if isinstance(category, dict)]
     try:
         encoded = orjson.dumps(content, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:  # a lone surrogate from a page's JSON-LD

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,17 +51,16 @@ def run(args) -> None:
              f"{browser_path(monitor)}: install Debian's chromium (apt-get install chromium) or set "
              f"crawl.browser_path")
     client = connect_elasticsearch(monitor.elasticsearch)
-    classifier = load_classifier(monitor.sentiment)
-    overrides = {"LOG_LEVEL": args.log_level}
-    if args.refresh:
-        overrides["HTTPCACHE_ENABLED"] = False  # fetch and process every page, changed or not
     if args.workers > 1:
         if not monitor.crawl.get("frontier"):
             fail(f"--workers needs a shared frontier: set crawl.frontier (e.g. redis://127.0.0.1:6379/0) in "
                  f"{args.config}")
         stats = run_workers(args)
     else:
-        stats = run_crawl(monitor, args.source, classifier, overrides)
+        overrides = {"LOG_LEVEL": args.log_level}
+        if args.refresh:
+            overrides["HTTPCACHE_ENABLED"] = False  # fetch and process every page, changed or not
+        stats = run_crawl(monitor, args.source, load_classifier(monitor.sentiment), overrides)
         if args.stats_file:
             Path(args.stats_file).write_text(json.dumps(stats, default=str))
             return
@@ -72,20 +73,43 @@ def run(args) -> None:
 
 
 def run_workers(args) -> dict[str, dict]:
-    """`kuchikomi crawl` in args.workers processes (Scrapy's reactor runs once per process); their stats summed."""
+    """`kuchikomi crawl` in args.workers processes (Scrapy's reactor runs once per process); their stats summed.
+
+    The workers live in a session of their own, so a stop reaches each of them once, from here: Ctrl-C or
+    SIGTERM is passed on (each gives its leased pages back and reports), and if this process is killed outright
+    the kernel sends them SIGTERM (PR_SET_PDEATHSIG) rather than leaving them crawling on their own."""
     options = ["--log-level", args.log_level] + (["--refresh"] if args.refresh else [])
     options += [arg for name in args.source or [] for arg in ("--source", name)]
     with tempfile.TemporaryDirectory(prefix="kuchikomi-workers-") as folder:
         files = [Path(folder) / f"worker{number}.json" for number in range(args.workers)]
         workers = [subprocess.Popen([sys.executable, "-m", "kuchikomi.cli", "crawl", "-c", args.config, *options,
-                                     "--stats-file", str(file)]) for file in files]
-        for worker in workers:
-            worker.wait()
+                                     "--stats-file", str(file)], start_new_session=True,
+                                    preexec_fn=_stop_with_parent) for file in files]
+
+        def stop_workers(signum, frame):
+            print(f"stopping {len(workers)} workers...", file=sys.stderr, flush=True)
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+
+        previous = {number: signal.signal(number, stop_workers) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for worker in workers:
+                worker.wait()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
         reports = [json.loads(file.read_text()) for file in files if file.exists()]
     if len(reports) < len(workers):
         print(f"{len(workers) - len(reports)} of {len(workers)} workers stopped without a report "
               "(their pages went back to the frontier)", file=sys.stderr)
     return merge_stats(reports)
+
+
+def _stop_with_parent() -> None:
+    """In the worker before it starts: SIGTERM when the process that started it dies (Linux)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def merge_stats(reports: list[dict[str, dict]]) -> dict[str, dict]:
