@@ -33,8 +33,8 @@ def test_redirects_are_followed_once_and_dead_ends_counted(tmp_path, es_url, ind
             f"{shop.url}{path}" for path in ("/go?to=sony", "/p/cooker", "/loop-a", "/hop/0")]}], log_level="INFO")
     assert result.returncode == 0, result.stderr[-3000:]
     hits = stored(es_url, index_prefix)
-    # Two hops to the Sony page (5 reviews over 2 pages), a 308 to the cooker page (3): at their real addresses.
-    assert len(hits) == 8
+    # Two hops to the Sony page (6 reviews over 2 pages), a 308 to the cooker page (3): at their real addresses.
+    assert len(hits) == 9
     assert {h["source_url"].replace(shop.url, "") for h in hits} == {
         SONY, "/products/sony-wh-1000xm5-page2.html", "/products/panasonic-rice-cooker.html"}
     assert shop.requests.count(SONY) == 1

@@ -126,7 +126,7 @@ class SharedPoliteness:
     def from_crawler(cls, crawler):
         settings = crawler.settings
         if not settings.get("KUCHIKOMI_FRONTIER"):
-            raise NotConfigured("no shared frontier: Scrapy's per-process delays and concurrency apply")
+            raise NotConfigured  # the usual single-process crawl: no message, so Scrapy logs no warning
         lease = settings.getfloat("KUCHIKOMI_FRONTIER_LEASE", DEFAULT_LEASE)
         slots = HostSlots(connect(settings["KUCHIKOMI_FRONTIER"]), settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
                           token_ttl=lease)
