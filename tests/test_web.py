@@ -281,6 +281,26 @@ def test_inbox_filters_brand_highlight_japanese_query_and_paging(space):
     assert dates == sorted(dates, reverse=True)  # newest first
 
 
+def test_inbox_shows_categories_filters_by_one_and_a_mention_lists_its_aspects(space):
+    viewer = sign_in(space, "vic")
+    page = viewer.get(f"{space.url}/inbox", params={"category": "defect", "period": "all"}).text
+    defects = {d["doc_id"] for d in space.docs if "defect" in {c["name"] for c in d.get("categories") or []}}
+    assert len(defects) >= 3 and set(re.findall(r'data-doc-id="([^"]+)"', page)) == defects
+    assert '<option value="defect" selected>' in page  # the filter shows what it filters by
+    assert '<a class="tag category" href="/inbox?category=defect">defect</a>' in page
+    # New arrivals polled by the page keep to the filter and carry their categories for the script.
+    feed = viewer.get(f"{space.url}/inbox/new", params={"after": "2000-01-01T00:00:00+00:00",
+                                                        "category": "defect"}).json()
+    assert {row["doc_id"] for row in feed["rows"]} == defects
+    assert all("defect" in row["categories"] for row in feed["rows"])
+    mention = viewer.get(f"{space.url}/mentions/zh-2").text
+    aspects = mention.split('<ul class="aspects">')[1].split("</ul>")[0]
+    assert "索尼耳机用了一周电池就坏了，" in aspects and "客服也不理。" in aspects
+    assert '<span class="tag category">customer_service</span> <span class="aspect-sentiment negative">' in aspects
+    hostile = viewer.get(f"{space.url}/mentions/{HOSTILE_ID}").text
+    assert "&lt;img src=x onerror=&#34;window.__pwned=7&#34;&gt;最悪。" in hostile  # an aspect is text too
+
+
 def test_overview_cards_chart_links_and_share_of_voice(space):
     viewer = sign_in(space, "vic")
     page = viewer.get(f"{space.url}/", params={"period": "30d"}).text

@@ -35,6 +35,7 @@ from index.research.search import iter_documents, search
 from index.storage.client import alerts_index, connect, corrections_index, crawls_index, reviews_alias
 from index.storage.schema import ensure_corrections_index
 from foundations.terms import TermMatcher
+from sentiment.categories import definitions
 from sentiment.corrections import CorrectionError, Corrections
 from sentiment.model import LABELS
 from web import charts, mentions
@@ -78,6 +79,7 @@ class Workspace:
         self.alerts_index = alerts_index(es)
         self.crawls_index = crawls_index(es)
         self.brands = BrandNames(monitor.brands)
+        self.category_names = [category.name for category in definitions(monitor.sentiment.get("categories"))]
         self.matcher = TermMatcher(monitor.brands)
         self.users = Users(self.client, workspace_index(es, "users"))
         self.audit = Audit(self.client, workspace_index(es, "audit"))
@@ -216,7 +218,8 @@ def build_app(space: Workspace) -> FastAPI:
         html = templates.get_template(template).render(
             t=Translator(language), lang=language, user=user, csrf=request.state.session["csrf"],
             path=request.url.path, here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-            view=view, saved_searches=saved, brand_names=[b["name"] for b in space.monitor.brands], **context)
+            view=view, saved_searches=saved, brand_names=[b["name"] for b in space.monitor.brands],
+            category_names=space.category_names, **context)
         return HTMLResponse(html, status_code=status)
 
     def back(path: str, **message) -> RedirectResponse:

@@ -1,5 +1,5 @@
 """Mentions as the inbox and the mention page show them: an excerpt with the brand marked, the sentences
-that drove a negative label, stars, and only http(s) links to the original."""
+that drove a negative label, categories, stars, and only http(s) links to the original."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -64,6 +64,7 @@ def present(doc: dict, matcher: TermMatcher, triage: dict | None = None) -> dict
         "stars": stars(doc), "excerpt": marked(doc.get("body") or doc.get("title") or "", matcher),
         "drivers": list(sentiment.get("drivers") or [])[:3] if label == "negative" else [],
         "status": (triage or {}).get("status", "new"),
+        "categories": [c["name"] for c in doc.get("categories") or [] if isinstance(c, dict) and c.get("name")],
     }
 
 

@@ -1,5 +1,5 @@
 """What a workspace page shows, from its URL: brand, period (or a window), language, site, sentiment,
-source and the search box. Everything lives in the query string, so a view can be shared as a link."""
+source, category and the search box. Everything lives in the query string, so a view can be shared as a link."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -11,7 +11,7 @@ from index.research.search import Filters, parse_when
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365, "all": None}
 DEFAULT_PERIOD = "90d"
-LISTS = ("brand", "language", "site", "sentiment", "source")
+LISTS = ("brand", "language", "site", "sentiment", "source", "category")
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class View:
     site: tuple[str, ...] = ()
     sentiment: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
     q: str = ""
     period: str = DEFAULT_PERIOD
     since: str = ""  # a window picked on a chart (ISO instants), instead of the period
@@ -71,7 +72,7 @@ class View:
     def filters(self, start: datetime | None = None, end: datetime | None = None) -> Filters:
         return Filters(self.q, list(self.brand), list(self.sentiment), list(self.language), list(self.site),
                        since=start.isoformat() if start else None, until=end.isoformat() if end else None,
-                       sources=list(self.source))
+                       sources=list(self.source), categories=list(self.category))
 
     def link(self, **changes) -> str:
         """This view's query string with some values changed (a list or tuple for list filters)."""

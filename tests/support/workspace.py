@@ -31,6 +31,8 @@ HOSTILE = {
              '<a href="javascript:window.__pwned=3">こちら</a> "quoted" & \'single\' </textarea></title>'
              '<svg onload="window.__pwned=4"></svg><iframe src="http://127.0.0.1:9/"></iframe>'),
     "review_url": "javascript:window.__pwned=5",
+    "aspects": [{"category": "complaint", "sentiment": "negative",
+                 "sentence": '<img src=x onerror="window.__pwned=7">最悪。'}],
 }
 
 

@@ -36,6 +36,11 @@ function mentionRow(row, labels) {
   meta.append(element("span", "site", row.site));
   row.brands.forEach((brand) => meta.append(element("span", "tag brand", brand)));
   meta.append(element("span", "tag lang", row.language));
+  row.categories.forEach((name) => {
+    const tag = element("a", "tag category", name);
+    tag.href = "/inbox?category=" + encodeURIComponent(name);
+    meta.append(tag);
+  });
   meta.append(element("span", "status status-" + row.status, labels[row.status] || row.status));
   if (row.date) {
     const time = element("time", null, row.date);
