@@ -119,7 +119,8 @@ def test_every_write_without_the_csrf_token_is_refused(space):
     analyst = sign_in(space, "ana")
     before = stored(space, "en-1")["sentiment"]["label"]
     writes = [("/mentions/en-1/sentiment", {"label": "negative"}), ("/mentions/en-1/triage", {"status": "answered"}),
-              ("/mentions/en-1/notes", {"text": "hi"}), ("/alerts/x/acknowledge", {}), ("/alerts/x/retry", {}),
+              ("/mentions/en-1/notes", {"text": "hi"}), ("/mentions/en-1/categories", {"category": "praise"}),
+              ("/alerts/x/acknowledge", {}), ("/alerts/x/retry", {}),
               ("/alerts/rules/negative-sony/test", {}), ("/saved-searches", {"name": "n", "query": ""}),
               ("/saved-searches/x/delete", {}), ("/users", {"name": "eve", "role": "admin", "password": "x" * 12}),
               ("/users/vic/remove", {}), ("/users/vic/password", {"password": "y" * 12}), ("/logout", {})]
@@ -141,6 +142,9 @@ def test_roles_are_checked_on_the_server(space):
     assert stored(space, "ja-2")["sentiment"]["label"] == "negative"
     assert viewer.post(f"{space.url}/mentions/ja-2/triage",
                        data={"status": "ignored", "csrf": viewer.csrf}).status_code == 403
+    assert viewer.post(f"{space.url}/mentions/ja-2/categories",
+                       data={"category": "praise", "csrf": viewer.csrf}).status_code == 403
+    assert {c["name"] for c in stored(space, "ja-2")["categories"]} == {"defect", "complaint"}
     assert viewer.get(f"{space.url}/users").status_code == 403
     analyst = sign_in(space, "ana")
     assert analyst.post(f"{space.url}/users", data={"name": "eve", "role": "admin", "password": "x" * 12,
@@ -197,6 +201,29 @@ def test_a_correction_relabels_the_review_and_alerts_as_the_cli_does(space):
     assert len(lines) == alerts_before + 1 and '"ja-1"' in lines[-1]
     page = analyst.get(f"{space.url}/mentions/ja-1").text
     assert "corrected the sentiment" in page and "sarcasm" in page
+
+
+def test_categories_set_on_the_mention_page_are_stored_learnt_and_alerted_as_the_cli_does(space):
+    analyst = sign_in(space, "ana")
+    form = analyst.get(f"{space.url}/mentions/ja-5").text.split('id="categories-form"')[1].split("</form>")[0]
+    assert 'value="price" checked' in form and 'value="purchase_intent" >' in form
+    alerts_before = space.alerts_file.read_text(encoding="utf-8").count("\n")
+    reply = analyst.post(f"{space.url}/mentions/ja-5/categories",
+                         data={"category": ["price", "purchase_intent"], "csrf": analyst.csrf})
+    assert reply.status_code == 200 and "Categories corrected" in reply.text
+    assert stored(space, "ja-5")["categories"] == [{"name": "price", "score": 1.0, "corrected": True},
+                                                   {"name": "purchase_intent", "score": 1.0, "corrected": True}]
+    correction = space.client.get(index=f"{space.prefix}-sentiment-corrections", id="ja-5")["_source"]
+    assert correction["categories"] == ["price", "purchase_intent"] and correction["categories_corrected_by"] == "ana"
+    # Now a purchase-intent mention of Sony: the sales rule fires for it, once.
+    lines = space.alerts_file.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == alerts_before + 1 and '"sony-leads"' in lines[-1] and '"ja-5"' in lines[-1]
+    assert "corrected the categories" in analyst.get(f"{space.url}/mentions/ja-5").text
+    # A name that is not a category here changes nothing.
+    refused = analyst.post(f"{space.url}/mentions/ja-5/categories",
+                           data={"category": ["price", "<b>lead</b>"], "csrf": analyst.csrf})
+    assert refused.status_code == 400 and "&lt;b&gt;lead&lt;/b&gt;" in refused.text and "<b>lead" not in refused.text
+    assert [c["name"] for c in stored(space, "ja-5")["categories"]] == ["price", "purchase_intent"]
 
 
 def test_triage_notes_and_history_survive_a_recrawl(space):

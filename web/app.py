@@ -374,6 +374,25 @@ def build_app(space: Workspace) -> FastAPI:
                            {"from": correction["model_label"], "to": label, "note": note, "alerts": new_alerts})
         return back(f"/mentions/{quote(doc_id)}", done="corrected")
 
+    @app.post("/mentions/{doc_id}/categories", dependencies=writes)
+    def correct_categories(request: Request, doc_id: str, category: list[str] = Form([]),
+                           user: dict = Depends(analyst)):
+        """As `kuchikomi categories correct`: the ticked categories become the review's, and alert now if a
+        rule asks for one of them."""
+        doc = mention_or_404(request, doc_id)
+        chosen = list(dict.fromkeys(category))
+        before = [c.get("name") for c in doc.get("categories") or [] if isinstance(c, dict)]
+        try:
+            before, review = space.corrections.record_categories(
+                doc_id, [name for name in chosen if name not in before],
+                [name for name in before if name not in chosen], space.category_names, utc_now(), user["name"])
+        except CorrectionError as exc:
+            raise Refused(str(exc), status=400)
+        new_alerts, _ = space.dispatcher.alert_now(review) if space.dispatcher.rules else (0, {})
+        space.audit.record(user["name"], "correct_categories", doc_id,
+                           {"from": ", ".join(before), "to": ", ".join(chosen), "alerts": new_alerts})
+        return back(f"/mentions/{quote(doc_id)}", done="categories_corrected")
+
     @app.post("/mentions/{doc_id}/triage", dependencies=writes)
     def triage_mention(request: Request, doc_id: str, status: str = Form(...), assignee: str = Form("", max_length=64),
                        tags: str = Form("", max_length=1000), user: dict = Depends(analyst)):

@@ -69,7 +69,9 @@ class Workspace:
                        "rules": [{"name": "negative-sony", "type": "negative_brand", "brands": ["Sony"],
                                   "channels": ["file"]},
                                  {"name": "negative-anker", "type": "negative_brand", "brands": ["Anker"],
-                                  "channels": ["broken"]}],
+                                  "channels": ["broken"]},
+                                 {"name": "sony-leads", "type": "mention", "brands": ["Sony"],
+                                  "categories": ["purchase_intent"], "channels": ["file"]}],
                        "delivery": {"max_attempts": 1}},
         }, allow_unicode=True))
         self.monitor = load_monitor(self.config)
