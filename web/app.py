@@ -215,11 +215,13 @@ def build_app(space: Workspace) -> FastAPI:
         language = request.state.language
         view = context.pop("view", None) or View.from_params(request.query_params)
         saved = saved.result() if saved else space.saved.list() if user else []
+        translate = Translator(language)
         html = templates.get_template(template).render(
-            t=Translator(language), lang=language, user=user, csrf=request.state.session["csrf"],
+            t=translate, lang=language, user=user, csrf=request.state.session["csrf"],
             path=request.url.path, here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             view=view, saved_searches=saved, brand_names=[b["name"] for b in space.monitor.brands],
-            category_names=space.category_names, **context)
+            category_names=space.category_names,
+            category_labels={name: translate.category(name) for name in space.category_names}, **context)
         return HTMLResponse(html, status_code=status)
 
     def back(path: str, **message) -> RedirectResponse:

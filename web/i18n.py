@@ -43,3 +43,8 @@ class Translator:
     def __call__(self, key: str, **values) -> str:
         text = self.table.get(key) or messages(DEFAULT).get(key, key)
         return text.format(**values) if values else text
+
+    def category(self, name: str) -> str:
+        """A shipped category in this language; a team's own category as it is named in the config."""
+        key = f"category_{name}"
+        return self.table.get(key) or messages(DEFAULT).get(key) or name

@@ -37,7 +37,7 @@ function mentionRow(row, labels) {
   row.brands.forEach((brand) => meta.append(element("span", "tag brand", brand)));
   meta.append(element("span", "tag lang", row.language));
   row.categories.forEach((name) => {
-    const tag = element("a", "tag category", name);
+    const tag = element("a", "tag category", labels.categories[name] || name);
     tag.href = "/inbox?category=" + encodeURIComponent(name);
     meta.append(tag);
   });
